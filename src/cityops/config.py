@@ -1,0 +1,73 @@
+"""One typed settings object, read from ``CITYOPS_*`` environment variables.
+
+Outside demo mode the settings refuse values that are only safe on a developer's machine
+(the default secret key), so a production server cannot start with them by accident.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "cityops-demo-secret-do-not-use-in-production"
+
+
+class UnsafeSettings(RuntimeError):
+    """Raised when the server would start with settings that are unsafe outside demo mode."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYOPS_", extra="ignore")
+
+    database_url: str = "sqlite:///var/cityops.db"
+    secret_key: str = DEFAULT_SECRET
+    demo_mode: bool = False
+    district_code: str = "330105"
+    case_code_prefix: str = "GS"
+    timezone: str = "Asia/Shanghai"
+
+    # Attachments: local disk by default, an S3-compatible store when configured.
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path = Path("var/attachments")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "cityops"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    allowed_upload_types: list[str] = Field(
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "application/pdf"]
+    )
+
+    # Text limits keep one report from filling the database.
+    max_description_chars: int = 5000
+    max_note_chars: int = 2000
+
+    token_ttl_seconds: int = 8 * 3600
+    reopen_days: int = 7
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    worker_in_process: bool = True
+    worker_interval_seconds: float = 60.0
+    outbox_interval_seconds: float = 5.0
+
+    log_level: str = "INFO"
+
+    def check_safe_for_serving(self) -> None:
+        """Refuse to serve with development-only values outside demo mode."""
+        if self.demo_mode:
+            return
+        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 16:
+            raise UnsafeSettings(
+                "未设置安全的密钥：请设置 CITYOPS_SECRET_KEY（至少 16 个字符）。 / "
+                "Set CITYOPS_SECRET_KEY to a secret of at least 16 characters; the default is for demo mode only."
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Small helpers shared by several capabilities (working calendar, coordinates, codes)."""
