@@ -1,0 +1,1 @@
+"""Users, roles, department and area scoping, sign-in, the audit trail."""

@@ -1,0 +1,1 @@
+"""The FastAPI app, page layout and static assets."""

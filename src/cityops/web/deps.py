@@ -1,0 +1,80 @@
+"""FastAPI dependencies shared by every capability's api.py.
+
+``get_session`` gives one transaction per request: it commits after the handler returns and
+rolls back on any error, so a failed request never half-writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.config import Settings
+from cityops.errors import Forbidden, Unauthorized
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _bearer_or_cookie(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get("cityops_session")
+
+
+def optional_principal(
+    request: Request, session: Session = Depends(get_session)
+) -> Principal | None:
+    """The caller if a valid token or session cookie came with the request."""
+    from cityops.accounts import service as accounts
+
+    token = _bearer_or_cookie(request)
+    if token is None:
+        return None
+    principal = accounts.principal_from_token(session, token, request.app.state.settings)
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(principal: Principal | None = Depends(optional_principal)) -> Principal:
+    if principal is None:
+        raise Unauthorized(
+            "请先登录（缺少或无效的令牌）",
+            "Sign in first: the bearer token is missing or invalid",
+            code="not_authenticated",
+        )
+    return principal
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """Dependency factory: the caller must have one of ``roles``."""
+
+    def check(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(
+                f"当前角色（{principal.role}）无权执行此操作，需要：{'、'.join(roles)}",
+                f"Role {principal.role!r} may not do this; needs one of: {', '.join(roles)}",
+                code="role_not_allowed",
+                details={"role": principal.role, "allowed_roles": list(roles)},
+            )
+        return principal
+
+    return check
