@@ -1,0 +1,50 @@
+# cityops — `make demo` serves the Gongshu demo, `make test` runs the whole suite.
+# Both set everything up on a fresh machine: the virtual environment, the packages, the database.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DB ?= sqlite:///var/demo.db
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test serve venv lint typecheck bench migration clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cityops needs Python 3.11 or newer"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install cityops with its development tools
+
+demo: $(STAMP) ## Set up, load the Gongshu demo and serve it on http://127.0.0.1:8000
+	CITYOPS_DEMO_MODE=true CITYOPS_DATABASE_URL=$(DEMO_DB) $(BIN)/cityops demo
+	CITYOPS_DEMO_MODE=true CITYOPS_DATABASE_URL=$(DEMO_DB) $(BIN)/cityops serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP) ## Set up and run the whole test suite (SQLite; PostgreSQL too when CITYOPS_TEST_DATABASE_URL is set)
+	$(BIN)/pytest -n 2 -q
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks || true
+	$(BIN)/mypy
+
+bench: $(STAMP) ## Run every benchmark; one JSON line per figure
+	@for b in benchmarks/bench_*.py; do echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done
+
+migration: $(STAMP) ## Regenerate the initial migration from the models (until the first release)
+	rm -f src/cityops/migrations/versions/*.py
+	rm -f var/migration-autogen.db
+	mkdir -p var
+	$(BIN)/python -c 'from alembic import command; from cityops.migrate import alembic_config; \
+		command.revision(alembic_config("sqlite:///var/migration-autogen.db"), "initial schema", autogenerate=True, rev_id="0001")'
+	$(BIN)/ruff check --fix --quiet src/cityops/migrations/versions || true
+	$(BIN)/ruff format --quiet src/cityops/migrations/versions || true
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

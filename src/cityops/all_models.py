@@ -1,0 +1,24 @@
+"""Import every capability's tables so the metadata is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+import importlib
+
+from cityops.db import Base
+
+MODEL_MODULES = (
+    "cityops.accounts.models",
+    "cityops.areas.models",
+    "cityops.catalog.models",
+    "cityops.cases.models",
+    "cityops.outbox.models",
+    "cityops.triage.models",
+    "cityops.safety.models",
+    "cityops.web.idempotency",
+)
+
+
+def load_all() -> type[Base]:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    return Base

@@ -1,0 +1,176 @@
+"""The `cityops` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from cityops.config import UnsafeSettings, get_settings
+
+app = typer.Typer(help="cityops：城市运行一网统管 / city operations in one network", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from cityops.db import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration (safe to run again)."""
+    from cityops.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(_engine())
+    typer.echo(f"数据库已是最新结构 / database migrated: {settings.database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    workers: int = typer.Option(1, help="server processes (each runs the in-process worker unless disabled)"),
+    access_log: bool = typer.Option(False, help="uvicorn's own access log (cityops logs every request anyway)"),
+) -> None:
+    """Serve the web app and API (the background worker runs in-process by default)."""
+    import uvicorn
+
+    settings = get_settings()
+    try:
+        settings.check_safe_for_serving()
+        _check_demo_accounts()
+    except UnsafeSettings as exc:
+        _fail(str(exc))
+    from cityops.web.middleware import configure_logging
+
+    configure_logging(settings.log_level)
+    typer.echo(f"cityops 正在运行 / serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "cityops.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+        access_log=access_log, log_level=settings.log_level.lower(),
+    )
+
+
+def _check_demo_accounts() -> None:
+    from cityops.accounts.service import assert_no_demo_accounts_outside_demo
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    with unit_of_work(make_sessionmaker(_engine())) as session:
+        assert_no_demo_accounts_outside_demo(session, get_settings())
+
+
+@app.command()
+def worker(once: bool = typer.Option(False, help="run every job once and exit")) -> None:
+    """Run the background worker (SLA sweep, outbox delivery, surge sweep) as its own process."""
+    from cityops.db import make_sessionmaker
+    from cityops.web.middleware import configure_logging
+    from cityops.worker import Worker, default_jobs
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    w = Worker(make_sessionmaker(_engine()), default_jobs(settings))
+    if once:
+        typer.echo(w.run_due())
+        return
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+@app.command()
+def demo(
+    reset: bool = typer.Option(False, help="drop the demo data and load it again"),
+    cases: int = typer.Option(20000, help="number of historical cases to generate"),
+    seed: int = typer.Option(20261126, help="random seed, so every demo looks the same"),
+) -> None:
+    """Load the Gongshu demo: areas, catalog, departments, accounts and a year of cases."""
+    from cityops.demo.loader import load_demo
+
+    settings = get_settings()
+    if not settings.demo_mode:
+        _fail("演示数据只能在演示模式下加载：请设置 CITYOPS_DEMO_MODE=true / "
+              "Demo data loads only in demo mode: set CITYOPS_DEMO_MODE=true")
+    from cityops.migrate import upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    summary = load_demo(engine, settings, reset=reset, n_cases=cases, seed=seed)
+    for key, value in summary.items():
+        typer.echo(f"  {key}: {value}")
+
+
+@app.command("import-areas")
+def import_areas(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="GeoJSON FeatureCollection"),
+    level: str = typer.Option(..., help="district | street | community | grid"),
+    crs: str = typer.Option("wgs84", help="coordinate system of the file: wgs84 | gcj02"),
+) -> None:
+    """Import areas from a GeoJSON file (GCJ-02 is converted to WGS-84 on the way in)."""
+    from cityops.areas.cli import import_areas_command
+
+    import_areas_command(path, level=level, crs=crs, engine=_engine())
+
+
+@app.command("import-catalog")
+def import_catalog(path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".xlsx or directory .csv")) -> None:
+    """Import categories, time limits and the responsibility list from Excel (or the directory CSV)."""
+    from cityops.catalog.cli import import_catalog as run
+
+    run(path, engine=_engine())
+
+
+@app.command("export-catalog")
+def export_catalog(path: Path = typer.Argument(..., dir_okay=False, help="output .xlsx")) -> None:
+    """Export categories, time limits and the responsibility list to Excel."""
+    from cityops.catalog.cli import export_catalog as run
+
+    run(path, engine=_engine())
+
+
+@app.command("create-user")
+def create_user(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., help="citizen|inspector|operator|dispatcher|handler|leader|admin"),
+    department: str | None = typer.Option(None, help="department code (handlers)"),
+    area: str | None = typer.Option(None, help="area code (street staff)"),
+    display_name: str = typer.Option("", help="name shown in the app"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                 envvar="CITYOPS_NEW_USER_PASSWORD"),
+) -> None:
+    """Create a user account."""
+    from cityops.accounts.cli import create_user_command
+
+    create_user_command(username=username, role=role, password=password, department=department, area=area,
+                        display_name=display_name, engine=_engine())
+
+
+def _mount_triage() -> None:
+    try:
+        from cityops.triage.cli import app as triage_app
+    except ModuleNotFoundError as exc:  # only while the triage capability is absent from a checkout
+        if exc.name and exc.name.startswith("cityops.triage"):
+            return
+        raise
+    app.add_typer(triage_app, name="triage", help="文本分类与分派 / text classification and routing")
+
+
+_mount_triage()
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Write side effects to the outbox and deliver them.
+
+Enqueueing happens inside the caller's transaction, so a change that rolls back sends nothing
+and a change that commits is never lost, even if the process dies before delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.db import utcnow
+from cityops.outbox.models import Notification, OutboxMessage
+
+TITLES = {
+    "case.dispatched": "新案卷待处置 / New case dispatched to you",
+    "case.returned": "案卷被退回 / A case was returned",
+    "case.overdue": "案卷已超期 / A case is overdue",
+    "case.warning": "案卷即将超期 / A case is about to be overdue",
+    "case.closed": "您反映的问题已办结 / Your report has been closed",
+    "case.escalated": "案卷被督办 / A case is under supervision",
+}
+MAX_ATTEMPTS = 8
+
+
+def enqueue(session: Session, topic: str, payload: dict[str, Any], recipients: list[str]) -> OutboxMessage:
+    """Record a side effect in the current transaction."""
+    message = OutboxMessage(topic=topic, payload=payload, recipients=list(recipients))
+    session.add(message)
+    return message
+
+
+def _to_notifications(session: Session, message: OutboxMessage) -> None:
+    title = TITLES.get(message.topic, message.topic)
+    for recipient in message.recipients:
+        session.add(
+            Notification(
+                outbox_id=message.id,
+                recipient=recipient,
+                topic=message.topic,
+                title=title,
+                payload=message.payload,
+            )
+        )
+
+
+Transport = Callable[[Session, OutboxMessage], None]
+
+
+def deliver_pending(
+    session: Session, now: datetime | None = None, *, limit: int = 500, transport: Transport = _to_notifications
+) -> int:
+    """Deliver up to ``limit`` due messages; failures are retried with backoff.
+
+    On PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several workers can run.
+    """
+    now = now or utcnow()
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.available_at <= now)
+        .where(OutboxMessage.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxMessage.created_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    delivered = 0
+    for message in session.scalars(query):
+        try:
+            with session.begin_nested():
+                transport(session, message)
+        except Exception as exc:  # a failing transport must not block the rest of the queue
+            message.attempts += 1
+            message.last_error = repr(exc)[:2000]
+            message.available_at = now + timedelta(seconds=30 * 2**message.attempts)
+            continue
+        message.attempts += 1
+        message.delivered_at = now
+        delivered += 1
+    return delivered
+
+
+def addresses_for(principal: Principal) -> list[str]:
+    """Every recipient address a principal reads notifications from."""
+    addresses = [f"user:{principal.id}", f"role:{principal.role}"]
+    if principal.department_code:
+        addresses.append(f"department:{principal.department_code}")
+    return addresses
+
+
+def list_notifications(
+    session: Session, principal: Principal, *, unread_only: bool = False, limit: int = 50
+) -> list[Notification]:
+    query = select(Notification).where(Notification.recipient.in_(addresses_for(principal)))
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.created_at.desc()).limit(limit)))
+
+
+def mark_read(session: Session, principal: Principal, ids: Iterable[int]) -> int:
+    rows = session.scalars(
+        select(Notification).where(
+            Notification.id.in_(list(ids)),
+            or_(*[Notification.recipient == a for a in addresses_for(principal)]),
+        )
+    )
+    count = 0
+    now = utcnow()
+    for row in rows:
+        if row.read_at is None:
+            row.read_at = now
+            count += 1
+    return count

@@ -1,0 +1,110 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse, RedirectResponse
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from cityops import __version__
+from cityops.config import Settings, get_settings
+from cityops.db import make_engine, make_sessionmaker
+from cityops.web.errors import install_error_handlers
+from cityops.web.idempotency import IdempotencyMiddleware
+from cityops.web.middleware import RequestContextMiddleware
+
+log = logging.getLogger("cityops.web")
+
+# Every capability's routers, "module:attribute". Order only affects the OpenAPI listing.
+ROUTERS = (
+    "cityops.accounts.api:router",
+    "cityops.areas.api:router",
+    "cityops.catalog.api:router",
+    "cityops.catalog.api:router_departments",
+    "cityops.cases.api:router",
+    "cityops.cases.public:router",
+    "cityops.outbox.api:router",
+    "cityops.triage.api:router",
+    "cityops.safety.api:router",
+)
+
+
+def _include_routers(app: FastAPI) -> None:
+    for target in ROUTERS:
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        app.include_router(getattr(module, attr))
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; ``engine`` lets tests and benchmarks hand in their own database."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.worker_in_process and app.state.start_worker:
+            from cityops.worker import Worker, default_jobs
+
+            worker = Worker(app.state.sessionmaker, default_jobs(settings))
+            worker.start_thread()
+        yield
+        if worker is not None:
+            worker.stop()
+
+    app = FastAPI(
+        title="cityops",
+        version=__version__,
+        description="城市运行一网统管、政务服务一网通办、亲清服务 / City operations in one network",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.start_worker = True
+
+    install_error_handlers(app)
+    _include_routers(app)
+    _add_health(app)
+    app.add_middleware(IdempotencyMiddleware, factory_getter=lambda: app.state.sessionmaker)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"], include_in_schema=True)
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers (also the trivial endpoint the benchmarks compare with)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(request: Request) -> Any:
+        """Readiness: the database answers and its schema is at the newest migration."""
+        from cityops.migrate import is_current
+
+        engine: Engine = request.app.state.engine
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = is_current(engine)
+        except Exception as exc:  # readiness must answer, not raise
+            return ORJSONResponse({"status": "unavailable", "database": repr(exc)[:200]}, status_code=503)
+        if not current:
+            return ORJSONResponse(
+                {"status": "unavailable", "database": "schema not migrated; run `cityops migrate`"},
+                status_code=503,
+            )
+        return {"status": "ready", "database": engine.dialect.name}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")

@@ -1,0 +1,85 @@
+"""The background worker: polls the database and runs periodic jobs.
+
+`cityops worker` runs it as its own process; `cityops serve` runs it in a thread by default so
+one command is enough on one machine. Each job run is one transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.config import Settings
+from cityops.db import unit_of_work, utcnow
+
+log = logging.getLogger("cityops.worker")
+
+JobFn = Callable[[Session, datetime], Any]
+
+
+@dataclass
+class Job:
+    name: str
+    target: str  # "module:function", imported lazily so a slow import never blocks start-up
+    interval: float
+    next_run: float = 0.0
+    fn: JobFn | None = field(default=None, repr=False)
+
+    def resolve(self) -> JobFn:
+        if self.fn is None:
+            module, func = self.target.split(":")
+            self.fn = getattr(importlib.import_module(module), func)
+        return self.fn
+
+
+def default_jobs(settings: Settings) -> list[Job]:
+    return [
+        Job("outbox", "cityops.outbox.tasks:deliver_outbox", settings.outbox_interval_seconds),
+        Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
+        Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
+    ]
+
+
+class Worker:
+    def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        self.factory = factory
+        self.jobs = jobs
+        self.stop_event = threading.Event()
+
+    def run_due(self, now_monotonic: float | None = None) -> dict[str, Any]:
+        """Run every job whose time has come; a failing job is logged and retried next round."""
+        tick = time.monotonic() if now_monotonic is None else now_monotonic
+        results: dict[str, Any] = {}
+        for job in self.jobs:
+            if tick < job.next_run:
+                continue
+            job.next_run = tick + job.interval
+            try:
+                with unit_of_work(self.factory) as session:
+                    results[job.name] = job.resolve()(session, utcnow())
+            except Exception:
+                log.exception("job %s failed", job.name)
+                results[job.name] = "failed"
+        return results
+
+    def run_forever(self, poll_seconds: float = 1.0) -> None:
+        log.info("worker started with jobs: %s", ", ".join(j.name for j in self.jobs))
+        while not self.stop_event.is_set():
+            self.run_due()
+            self.stop_event.wait(poll_seconds)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="cityops-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,86 @@
+"""Shared fixtures: real databases built through the real migrations, one rollback per test.
+
+Every storage test that uses ``db_session`` runs on SQLite and, when
+``CITYOPS_TEST_DATABASE_URL`` points at a PostgreSQL server (``.ci/run`` sets it), on PostgreSQL
+too. Each pytest-xdist worker gets its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from cityops.db import make_engine
+from cityops.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CITYOPS_SHARED_DATA", REPO.parent / "shared" / "data"))
+PG_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The reference data folder; tests that need it skip when it is absent (a user's clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+def _pg_database(worker: str) -> tuple[str, Engine, str]:
+    assert PG_URL
+    name = f"cityops_test_{worker}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name)
+    return name, admin, url.render_as_string(hide_password=False)
+
+
+def new_database(backend: str, tmp: Path, worker: str = "main") -> tuple[Engine, Callable[[], None]]:
+    """Create an empty database of ``backend``, migrate it, return (engine, cleanup)."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp / f'test-{uuid.uuid4().hex[:6]}.db'}")
+        upgrade(engine)
+        return engine, engine.dispose
+    name, admin, url = _pg_database(worker)
+    engine = make_engine(url, pool_size=5, max_overflow=5)
+    upgrade(engine)
+
+    def cleanup() -> None:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return engine, cleanup
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database per backend, shared by the tests of one worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    engine, cleanup = new_database(request.param, tmp_path_factory.mktemp(request.param), worker)
+    yield engine
+    cleanup()
+
+
+@pytest.fixture
+def db_session(db_engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    connection = db_engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
