@@ -9,6 +9,19 @@ from dataclasses import dataclass
 DISTRICT_WIDE = frozenset({"operator", "dispatcher", "leader", "admin", "inspector"})
 # Roles that need unmasked reporter contact details for their work.
 SEES_PERSONAL_DATA = frozenset({"operator", "dispatcher", "admin"})
+# Roles whose users must belong to a department (处置单位).
+NEEDS_DEPARTMENT = frozenset({"handler"})
+
+# Bilingual role names for pages and error messages.
+ROLE_LABELS: dict[str, str] = {
+    "citizen": "市民 / citizen",
+    "inspector": "监督员 / inspector",
+    "operator": "受理员 / operator",
+    "dispatcher": "派遣员 / dispatcher",
+    "handler": "处置人员 / handler",
+    "leader": "领导 / leader",
+    "admin": "管理员 / administrator",
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,11 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Whether this role may see unmasked names, phone and ID numbers (each read is audited)."""
+        return self.role in SEES_PERSONAL_DATA
 
 
 # A principal for jobs run by the worker (SLA sweep, outbox) so the log names who acted.

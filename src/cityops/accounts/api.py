@@ -1,0 +1,250 @@
+"""HTTP handlers of the accounts capability: sign-in, the current user, user admin, audit.
+
+Handlers stay thin: they call ``service`` and shape the answer. Every handler shares the
+request's session, so a handler's changes and its audit events commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.orm import Session
+
+from cityops.accounts import audit, masking, service
+from cityops.accounts.models import User
+from cityops.accounts.principal import Principal
+from cityops.accounts.schemas import (
+    AuditEventOut,
+    AuditPage,
+    SessionOut,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserPage,
+    UserUpdate,
+)
+from cityops.config import Settings
+from cityops.web.deps import current_principal, get_session, get_settings_dep, require_roles
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+SESSION_COOKIE = "cityops_session"
+
+
+def _request_id(request: Request) -> str | None:
+    # The app's middleware may set one; otherwise take the proxy's header.
+    return getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+
+
+def _user_out(
+    session: Session, principal: Principal, user: User, *, reveal: bool, request_id: str | None
+) -> UserOut:
+    """Mask name and phone unless the caller asked to reveal them and may (audited)."""
+    fields = masking.personal_fields(
+        session,
+        principal,
+        subject_type="user",
+        subject_id=str(user.id),
+        name=user.display_name,
+        phone=user.phone,
+        reveal=reveal,
+        request_id=request_id,
+    )
+    shown = reveal and masking.reveal_allowed(principal)
+    return _to_out(user, fields["name"] or "", fields["phone"], masked=not shown)
+
+
+def _to_out(user: User, name: str, phone: str | None, *, masked: bool) -> UserOut:
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=name,
+        role=user.role,
+        department_code=user.department_code,
+        area_code=user.area_code,
+        phone=phone,
+        active=user.active,
+        is_demo=user.is_demo,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+        masked=masked,
+    )
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@router.post("/auth/token", response_model=TokenOut, summary="Get a bearer token (OAuth2 password)")
+def issue_token(
+    form: OAuth2PasswordRequestForm = Depends(),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings_dep),
+) -> TokenOut:
+    user = service.authenticate(session, form.username, form.password, settings)
+    return TokenOut(
+        access_token=service.issue_token(user, settings),
+        expires_in=settings.token_ttl_seconds,
+        role=user.role,
+        department_code=user.department_code,
+    )
+
+
+@router.post("/auth/login", response_model=SessionOut, summary="Sign in for pages (session cookie)")
+def login(
+    form: OAuth2PasswordRequestForm = Depends(),
+    next_url: str | None = Form(default=None, alias="next"),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings_dep),
+) -> Response:
+    """Set the HttpOnly ``cityops_session`` cookie; redirect (303) to ``next`` when given.
+
+    ``next`` must be a path on this site ("/cases"), so the form cannot be used as an open
+    redirect to another site.
+    """
+    user = service.authenticate(session, form.username, form.password, settings)
+    body = SessionOut(
+        username=user.username,
+        role=user.role,
+        department_code=user.department_code,
+        area_code=user.area_code,
+        expires_in=settings.token_ttl_seconds,
+    )
+    response: Response
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
+        response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
+    else:
+        response = JSONResponse(body.model_dump())
+    response.set_cookie(
+        SESSION_COOKIE,
+        service.issue_token(user, settings),
+        max_age=settings.token_ttl_seconds,
+        httponly=True,  # scripts never see the token
+        samesite="lax",  # other sites cannot make a signed-in POST
+        secure=settings.public_base_url.startswith("https://"),
+        path="/",
+    )
+    return response
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out (clear cookie)")
+def logout() -> Response:
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
+def me(principal: Principal = Depends(current_principal), session: Session = Depends(get_session)) -> UserOut:
+    user = service.get_user(session, principal.id)
+    # One's own name and phone are not someone else's personal data: unmasked, not audited.
+    return _to_out(user, user.display_name, user.phone, masked=False)
+
+
+# --- user administration (admin only) --------------------------------------------------------
+
+admin_only = require_roles("admin")
+
+
+@router.get("/users", response_model=UserPage, summary="List users")
+def list_users(
+    request: Request,
+    role: str | None = None,
+    department_code: str | None = None,
+    area_code: str | None = None,
+    active: bool | None = None,
+    q: str | None = Query(default=None, description="part of the user name or display name"),
+    reveal: bool = Query(default=False, description="show names and phones unmasked (audited)"),
+    limit: int = Query(default=50, ge=1, le=200),
+    offset: int = Query(default=0, ge=0),
+    principal: Principal = Depends(admin_only),
+    session: Session = Depends(get_session),
+) -> UserPage:
+    users, total = service.list_users(
+        session,
+        role=role,
+        department_code=department_code,
+        area_code=area_code,
+        active=active,
+        search=q,
+        limit=limit,
+        offset=offset,
+    )
+    rid = _request_id(request)
+    items = [_user_out(session, principal, u, reveal=reveal, request_id=rid) for u in users]
+    return UserPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Create a user")
+def create_user(
+    body: UserCreate,
+    request: Request,
+    principal: Principal = Depends(admin_only),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    user = service.create_user(session, **body.model_dump(), actor=principal, request_id=_request_id(request))
+    return _user_out(session, principal, user, reveal=False, request_id=None)
+
+
+@router.get("/users/{user_id}", response_model=UserOut, summary="One user")
+def get_user(
+    user_id: uuid.UUID,
+    request: Request,
+    reveal: bool = Query(default=False, description="show name and phone unmasked (audited)"),
+    principal: Principal = Depends(admin_only),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    user = service.get_user(session, user_id)
+    return _user_out(session, principal, user, reveal=reveal, request_id=_request_id(request))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, summary="Change role, scope, state or password")
+def update_user(
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    request: Request,
+    principal: Principal = Depends(admin_only),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    user = service.update_user(
+        session,
+        user_id,
+        body.model_dump(exclude_unset=True),
+        actor=principal,
+        request_id=_request_id(request),
+    )
+    return _user_out(session, principal, user, reveal=False, request_id=None)
+
+
+# --- audit trail (admin and leader) ----------------------------------------------------------
+
+
+@router.get("/audit", response_model=AuditPage, summary="Search the audit trail")
+def list_audit(
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    actor: str | None = Query(default=None, description="user name or user id"),
+    action: str | None = None,
+    since: datetime | None = Query(default=None, description="inclusive, with zone offset"),
+    until: datetime | None = Query(default=None, description="exclusive, with zone offset"),
+    limit: int = Query(default=50, ge=1, le=200),
+    offset: int = Query(default=0, ge=0),
+    _principal: Principal = Depends(require_roles("admin", "leader")),
+    session: Session = Depends(get_session),
+) -> AuditPage:
+    events, total = audit.list_events(
+        session,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor=actor,
+        action=action,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+    items = [AuditEventOut.model_validate(e) for e in events]
+    return AuditPage(items=items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,109 @@
+"""Fixtures for the accounts tests: an in-memory SQLite database, users and a small app.
+
+Each test gets a fresh database, so tests never see each other's rows. Real argon2 hashes are
+used (≈50 ms each); fixtures create few users so the suite stays quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from cityops.accounts import service, tokens
+from cityops.accounts.api import router
+from cityops.accounts.models import User
+from cityops.config import Settings
+from cityops.db import Base, make_engine, make_sessionmaker
+from cityops.errors import DomainError
+
+PASSWORD = "correct-horse-1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    # The active-flag cache is process-wide; tests must not see users of earlier tests.
+    tokens.forget()
+    yield
+    tokens.forget()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(secret_key="test-secret-key-0123456789", demo_mode=False, token_ttl_seconds=3600)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = make_engine("sqlite://", poolclass=StaticPool)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = factory()
+    yield session
+    session.rollback()
+    session.close()
+
+
+def make_user(session: Session, username: str, role: str, **kwargs: object) -> User:
+    """Create and commit a user with the shared test password."""
+    user = service.create_user(session, username=username, password=PASSWORD, role=role, **kwargs)  # type: ignore[arg-type]
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def department(session: Session) -> str:
+    service.create_department(session, code="D-CG", name="区城管局", kind="department")
+    session.commit()
+    return "D-CG"
+
+
+@pytest.fixture
+def admin(session: Session) -> User:
+    return make_user(session, "admin1", "admin", display_name="王管理", phone="13812345678")
+
+
+def build_app(factory: sessionmaker[Session], settings: Settings) -> FastAPI:
+    """A minimal app around the accounts router, as the real app factory will wire it."""
+    app = FastAPI()
+    app.include_router(router)
+    app.state.sessionmaker = factory
+    app.state.settings = settings
+
+    @app.exception_handler(DomainError)
+    def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.status,
+            content={"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
+        )
+
+    return app
+
+
+@pytest.fixture
+def client(factory: sessionmaker[Session], settings: Settings) -> Iterator[TestClient]:
+    with TestClient(build_app(factory, settings)) as client:
+        yield client
+
+
+def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign in through the API and return the Authorization header."""
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
