@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "cityops.catalog.models",
     "cityops.cases.models",
     "cityops.outbox.models",
+    "cityops.attachments.models",
     "cityops.triage.models",
     "cityops.safety.models",
     "cityops.web.idempotency",

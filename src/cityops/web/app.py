@@ -31,6 +31,7 @@ ROUTERS = (
     "cityops.cases.api:router",
     "cityops.cases.public:router",
     "cityops.outbox.api:router",
+    "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.safety.api:router",
 )

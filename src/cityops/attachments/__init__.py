@@ -1,0 +1,1 @@
+"""Photos and files attached to reports and case feedback, kept in the configured storage."""

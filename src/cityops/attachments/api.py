@@ -1,0 +1,62 @@
+"""Upload a photo or file; fetch it back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.attachments import service
+from cityops.kit.storage import Storage, storage_from_settings
+from cityops.web.deps import current_principal, get_session
+
+router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+def get_storage(request: Request) -> Storage:
+    if getattr(request.app.state, "storage", None) is None:
+        request.app.state.storage = storage_from_settings(request.app.state.settings)
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+@router.post("", status_code=201, response_model=AttachmentOut)
+async def upload(
+    request: Request,
+    file: UploadFile,
+    session: Session = Depends(get_session),
+    principal: Principal = Depends(current_principal),
+    storage: Storage = Depends(get_storage),
+) -> object:
+    """Upload one photo (JPEG, PNG, WebP) or PDF; reference its id in case actions."""
+    settings = request.app.state.settings
+    data = await file.read(settings.max_upload_bytes + 1)
+    return service.store_upload(
+        session, storage, settings, principal,
+        filename=file.filename or "upload", declared_type=file.content_type or "", data=data,
+    )
+
+
+@router.get("/{attachment_id}")
+def download(
+    attachment_id: uuid.UUID,
+    session: Session = Depends(get_session),
+    principal: Principal = Depends(current_principal),
+    storage: Storage = Depends(get_storage),
+) -> Response:
+    attachment = service.get_attachment(session, attachment_id)
+    return Response(storage.get(attachment.storage_key), media_type=attachment.content_type)

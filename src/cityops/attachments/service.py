@@ -1,0 +1,77 @@
+"""Accept an upload after checking its size and its real type; read it back."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.attachments.models import Attachment
+from cityops.config import Settings
+from cityops.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
+from cityops.kit.storage import Storage
+
+# Magic numbers: the declared content type must match what the bytes are.
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+def sniff(data: bytes) -> str | None:
+    for content_type, prefixes in SIGNATURES.items():
+        if any(data.startswith(p) for p in prefixes):
+            if content_type == "image/webp" and data[8:12] != b"WEBP":
+                continue
+            return content_type
+    return None
+
+
+def store_upload(
+    session: Session, storage: Storage, settings: Settings, principal: Principal | None,
+    *, filename: str, declared_type: str, data: bytes,
+) -> Attachment:
+    """Validate and store one file; the row is written only after the bytes are safely stored."""
+    if not data:
+        raise Invalid("文件为空", "The file is empty", code="empty_file")
+    if len(data) > settings.max_upload_bytes:
+        raise TooLarge(
+            f"文件过大：{len(data)} 字节，上限 {settings.max_upload_bytes} 字节",
+            f"File too large: {len(data)} bytes, the limit is {settings.max_upload_bytes}",
+            details={"size": len(data), "limit_bytes": settings.max_upload_bytes},
+        )
+    actual = sniff(data)
+    if actual is None or actual not in settings.allowed_upload_types:
+        raise UnsupportedMedia(
+            f"不支持的文件类型，只接受：{'、'.join(settings.allowed_upload_types)}",
+            f"Unsupported file type; accepted: {', '.join(settings.allowed_upload_types)}",
+            details={"declared": declared_type, "detected": actual, "accepted": settings.allowed_upload_types},
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    attachment_id = uuid.uuid4()
+    key = f"{digest[:2]}/{attachment_id}"
+    storage.put(key, data, actual)
+    attachment = Attachment(
+        id=attachment_id, storage_key=key, filename=filename[:200] or "upload", content_type=actual,
+        size=len(data), sha256=digest, uploaded_by=principal.id if principal else None,
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def get_attachment(session: Session, attachment_id: uuid.UUID) -> Attachment:
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound("找不到该附件", "No such attachment", details={"id": str(attachment_id)})
+    return attachment
+
+
+def check_exist(session: Session, ids: list[uuid.UUID]) -> None:
+    """Used by actions that reference attachments, so a log never points at a missing file."""
+    for attachment_id in ids:
+        get_attachment(session, attachment_id)
