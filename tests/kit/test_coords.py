@@ -46,7 +46,7 @@ def test_round_trip_is_sub_centimetre_on_many_points() -> None:
 def test_outside_china_is_unchanged_and_nan_stays_nan() -> None:
     assert bool(out_of_china(2.35, 48.85))
     assert gcj02_to_wgs84(2.35, 48.85) == (2.35, 48.85)
-    lon, lat = gcj02_to_wgs84(np.array([np.nan, 120.2]), np.array([30.0, 30.3]))
+    lon, _lat = gcj02_to_wgs84(np.array([np.nan, 120.2]), np.array([30.0, 30.3]))
     assert math.isnan(lon[0]) and math.isfinite(lon[1])
 
 
@@ -91,7 +91,7 @@ def test_swapped_coordinates_get_a_hint() -> None:
 
 
 def test_validate_arrays_names_the_first_bad_index() -> None:
-    x, y = validate_lonlat_arrays([120.0, 121.0], [30.0, 31.0])
+    x, _y = validate_lonlat_arrays([120.0, 121.0], [30.0, 31.0])
     assert x.dtype == np.float64
     with pytest.raises(Invalid) as err:
         validate_lonlat_arrays([120.0, 200.0, np.nan], [30.0, 31.0, 30.0])
