@@ -54,15 +54,24 @@ WORKING_DAY_SECONDS: int = _DAY_US // _US
 _MAX_YEAR = 9999
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.cache
+def _year_known(year: int) -> bool:
+    """Whether chinese_calendar has data for ``year`` (it raises NotImplementedError if not)."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=16384)
 def _base_is_workday(d: date) -> bool:
     """The workday flag without overrides; cached process-wide since it never changes."""
-    try:
+    if _year_known(d.year):
         return bool(chinese_calendar.is_workday(d))
-    except NotImplementedError:
-        # chinese_calendar only knows a fixed range of years (2004–2026 in 1.11). Outside it we
-        # assume an ordinary Monday–Friday week; admins fix known holidays via overrides.
-        return d.weekday() < 5
+    # chinese_calendar only knows a fixed range of years (2004–2026 in 1.11). Outside it we
+    # assume an ordinary Monday–Friday week; admins enter known holidays as overrides.
+    return d.weekday() < 5
 
 
 def _require_aware(value: datetime, name: str) -> None:
@@ -117,6 +126,9 @@ class WorkCalendar:
 
     ``overrides`` maps a date to True (working day) or False (day off) and wins over everything
     else, for any year. The mapping is copied: build a new calendar when the table changes.
+
+    Safe to share between threads: the only mutable state is a per-year cache that two threads
+    may at worst build twice with the same result.
     """
 
     def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
@@ -171,6 +183,9 @@ class WorkCalendar:
         """The ``n``-th working day on or after ``d`` (``n >= 1``; n = 1 is d itself if working)."""
         if n < 1:
             raise ValueError("n must be >= 1")
+        if n > (date.max - d).days + 1:
+            # Cannot fit before the end of the calendar; fail before walking thousands of years.
+            raise ValueError("超出日历范围 / beyond the calendar's range")
         year = d.year
         cum = self._year(year)
         target = cum[d.timetuple().tm_yday - 1] + n
