@@ -35,6 +35,13 @@ class TimeLimits(BaseModel):
     grade_limits: dict[Grade, TimeLimit] = Field(default_factory=dict)
 
 
+class TimeLimitsOut(BaseModel):
+    """The limits of a category as stored (``time_limit`` is null only if none was ever set)."""
+
+    time_limit: TimeLimit | None
+    grade_limits: dict[str, TimeLimit]
+
+
 class CategoryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
