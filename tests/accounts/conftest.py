@@ -6,7 +6,8 @@ used (≈50 ms each); fixtures create few users so the suite stays quick.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
@@ -60,11 +61,25 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
     session.close()
 
 
-def make_user(session: Session, username: str, role: str, **kwargs: object) -> User:
-    """Create and commit a user with the shared test password."""
-    user = service.create_user(session, username=username, password=PASSWORD, role=role, **kwargs)  # type: ignore[arg-type]
-    session.commit()
-    return user
+MakeUser = Callable[..., User]
+
+
+@pytest.fixture
+def password() -> str:
+    """The password every fixture user has."""
+    return PASSWORD
+
+
+@pytest.fixture
+def make_user(session: Session) -> MakeUser:
+    """Factory: ``make_user("op1", "operator", **create_user_kwargs)`` creates and commits a user."""
+
+    def make(username: str, role: str, **kwargs: Any) -> User:
+        user = service.create_user(session, username=username, password=PASSWORD, role=role, **kwargs)
+        session.commit()
+        return user
+
+    return make
 
 
 @pytest.fixture
@@ -75,8 +90,8 @@ def department(session: Session) -> str:
 
 
 @pytest.fixture
-def admin(session: Session) -> User:
-    return make_user(session, "admin1", "admin", display_name="王管理", phone="13812345678")
+def admin(make_user: MakeUser) -> User:
+    return make_user("admin1", "admin", display_name="王管理", phone="13812345678")
 
 
 def build_app(factory: sessionmaker[Session], settings: Settings) -> FastAPI:
@@ -102,8 +117,13 @@ def client(factory: sessionmaker[Session], settings: Settings) -> Iterator[TestC
         yield client
 
 
-def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
-    """Sign in through the API and return the Authorization header."""
-    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+@pytest.fixture
+def bearer(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """``bearer("admin1")`` signs in through the API and returns the Authorization header."""
+
+    def sign_in(username: str) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return sign_in
