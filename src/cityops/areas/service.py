@@ -1,0 +1,277 @@
+"""Area operations: import/export GeoJSON, the area tree queries and point → grid location.
+
+Domain code never commits: imports add rows and flush; the caller's unit of work commits or
+rolls back. Validation of a whole file happens before the first row is written.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import shapely
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from cityops.areas.geojson_io import (
+    AreaRecord,
+    check_parents,
+    parse_feature_collection,
+    to_feature_collection,
+)
+from cityops.areas.lookup import GridIndex
+from cityops.areas.models import LEVELS, Area
+from cityops.errors import Invalid, NotFound
+from cityops.kit.coords import check_crs, to_wgs84, validate_lonlat
+
+Progress = Callable[[int, int], None]  # (done, total)
+DEMO_FILE = "gongshu_demo_areas.geojson"
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point lies in the area tree (coordinates in WGS-84)."""
+
+    grid_code: str
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+    grade: str | None
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated
+
+
+# -- the grid index cache --------------------------------------------------------------------
+
+# One index per engine (the engine's URL plus its identity: two in-memory SQLite engines share
+# the URL "sqlite://" but not their data). Weak keys let a disposed test engine go away.
+_INDEXES: weakref.WeakKeyDictionary[Engine, GridIndex] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def invalidate_index(session_or_engine: Session | Engine | None = None) -> None:
+    """Forget the cached grid index of one database (or of all when None)."""
+    with _LOCK:
+        if session_or_engine is None:
+            _INDEXES.clear()
+            return
+        engine = session_or_engine if isinstance(session_or_engine, Engine) else _engine(session_or_engine)
+        _INDEXES.pop(engine, None)
+
+
+def build_index(session: Session) -> GridIndex:
+    """Build a GridIndex from the grids in the database; each payload is (community, street,
+    district, grade) so locating needs no further query."""
+    parent = dict(
+        session.execute(select(Area.code, Area.parent_code).where(Area.level != "grid")).tuples().all()
+    )
+    rows = session.execute(
+        select(Area.code, Area.geometry, Area.parent_code, Area.grade)
+        .where(Area.level == "grid", Area.geometry.is_not(None))
+        .order_by(Area.code)
+    ).all()
+    geoms = shapely.from_geojson([r.geometry for r in rows]) if rows else []
+    payload = []
+    for r in rows:
+        street = parent.get(r.parent_code) if r.parent_code else None
+        district = parent.get(street) if street else None
+        payload.append((r.parent_code, street, district, r.grade))
+    return GridIndex.build([(r.code, g) for r, g in zip(rows, geoms, strict=True)], payload=payload)
+
+
+def get_index(session: Session) -> GridIndex:
+    """The cached grid index of the session's database, built on first use."""
+    engine = _engine(session)
+    index = _INDEXES.get(engine)
+    if index is None:
+        # Built outside the lock would be fine too; the lock only avoids building twice.
+        with _LOCK:
+            index = _INDEXES.get(engine)
+            if index is None:
+                index = build_index(session)
+                _INDEXES[engine] = index
+    return index
+
+
+def locate(session_or_index: Session | GridIndex, lon: Any, lat: Any, crs: str = "wgs84") -> Location:
+    """The grid (and its community, street, district, grade) containing the point.
+
+    Raises Invalid for bad coordinates, and Invalid with code ``outside_district`` when the
+    point lies outside every grid.
+    """
+    crs = check_crs(crs)
+    x, y = validate_lonlat(lon, lat)
+    x, y = to_wgs84(x, y, crs)
+    index = session_or_index if isinstance(session_or_index, GridIndex) else get_index(session_or_index)
+    g = index.locate_index(x, y)
+    if g < 0:
+        raise Invalid(
+            "该位置不在本区任何网格内，请检查坐标及坐标系（wgs84 / gcj02）",
+            "The point lies outside the district's grids; check the coordinates and their crs "
+            "(wgs84 / gcj02)",
+            code="outside_district",
+            details={"lon": x, "lat": y, "crs": crs},
+        )
+    code = index.codes[g]
+    info = index.payload[g]
+    if info is None:  # an index built without payload: the code itself carries the tree
+        info = (code[:12], code[:9], code[:6], None)
+    community, street, district, grade = info
+    return Location(code, community, street, district, grade, x, y)
+
+
+# -- import and export -------------------------------------------------------------------------
+
+
+def import_geojson(
+    session: Session,
+    feature_collection: dict[str, Any],
+    *,
+    level: str | None = None,
+    crs: str = "wgs84",
+    code_property: str = "code",
+    name_property: str = "name",
+    parent_code_property: str | None = "parent_code",
+    grade_property: str | None = "grade",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Validate a FeatureCollection and insert or update its areas (upsert by code).
+
+    GCJ-02 input is converted to WGS-84. Every feature and every parent is checked before the
+    first row is written, so an error leaves the database untouched. Invalidates the index.
+    """
+    records = parse_feature_collection(
+        feature_collection,
+        level=level,
+        crs=crs,
+        code_property=code_property,
+        name_property=name_property,
+        parent_code_property=parent_code_property,
+        grade_property=grade_property,
+    )
+    wanted = {r.parent_code for r in records if r.parent_code} | {r.code for r in records}
+    existing: dict[str, str] = {}
+    codes = sorted(wanted)
+    for s in range(0, len(codes), _BATCH):  # IN lists stay small enough for every engine
+        chunk = codes[s : s + _BATCH]
+        existing.update(
+            session.execute(select(Area.code, Area.level).where(Area.code.in_(chunk))).tuples().all()
+        )
+    check_parents(records, existing)
+    for r in records:
+        if r.code in existing and existing[r.code] != r.level:
+            raise Invalid(
+                f"编码 {r.code} 已作为 {existing[r.code]} 存在，不能改为 {r.level}",
+                f"code {r.code} already exists as a {existing[r.code]}, not a {r.level}",
+                code="level_mismatch",
+                details={"code": r.code},
+            )
+    result = _write(session, records, existing, progress)
+    invalidate_index(session)
+    return result
+
+
+def _write(
+    session: Session, records: list[AreaRecord], existing: dict[str, str], progress: Progress | None
+) -> ImportResult:
+    # Parents before children so the foreign key holds at every insert.
+    ordered = sorted(records, key=lambda r: LEVELS.index(r.level))
+    total, done, created = len(ordered), 0, 0
+    for s in range(0, total, _BATCH):
+        rows = [r.to_row() for r in ordered[s : s + _BATCH]]
+        new = [row for row in rows if row["code"] not in existing]
+        old = [row for row in rows if row["code"] in existing]
+        if new:
+            session.execute(insert(Area), new)
+        if old:
+            session.execute(update(Area), old)
+        created += len(new)
+        done += len(rows)
+        if progress:
+            progress(done, total)
+    session.flush()
+    return ImportResult(created=created, updated=total - created)
+
+
+def load_demo_areas(session: Session, progress: Progress | None = None) -> int:
+    """Import the shipped demo tree of Gongshu (district, 18 streets, communities, ~1,500
+    grids); returns the number of areas written. Safe to run again (updates in place)."""
+    text = resources.files("cityops.areas").joinpath("data", DEMO_FILE).read_text(encoding="utf-8")
+    return import_geojson(session, json.loads(text), level=None, progress=progress).total
+
+
+def export_geojson(
+    session: Session, *, level: str | None = None, parent_code: str | None = None, geometry: bool = True
+) -> dict[str, Any]:
+    """Areas (optionally one level and/or one parent's children) as a FeatureCollection."""
+    return to_feature_collection(list_areas(session, level=level, parent_code=parent_code), geometry=geometry)
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+
+def _check_level(level: str | None) -> None:
+    if level is not None and level not in LEVELS:
+        raise Invalid(
+            f"层级无效：{level!r}，应为 {'、'.join(LEVELS)}",
+            f"invalid level {level!r}; use one of {', '.join(LEVELS)}",
+            code="invalid_level",
+            details={"field": "level", "allowed": list(LEVELS)},
+        )
+
+
+def list_areas(
+    session: Session,
+    *,
+    level: str | None = None,
+    parent_code: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Area]:
+    """Areas ordered by code, filtered by level and/or parent."""
+    _check_level(level)
+    stmt = select(Area).order_by(Area.code)
+    if level:
+        stmt = stmt.where(Area.level == level)
+    if parent_code:
+        stmt = stmt.where(Area.parent_code == parent_code)
+    if offset:
+        stmt = stmt.offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get_area(session: Session, code: str) -> Area:
+    area = session.get(Area, code)
+    if area is None:
+        raise NotFound(f"区域 {code} 不存在", f"area {code} not found", details={"code": code})
+    return area
+
+
+def children(session: Session, code: str) -> list[Area]:
+    """The direct children of an area (NotFound if the area itself does not exist)."""
+    get_area(session, code)
+    return list_areas(session, parent_code=code)
