@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -80,7 +81,7 @@ def list_responsibilities(
 
 def check_responsibility_rows(
     session: Session, rows: Sequence[tuple[str, str, str]], *, known_categories: Iterable[str] = ()
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Per-row problems of (category, area, department) triples; empty when all are fine."""
     categories = set(known_categories) | set(
         session.scalars(select(Category.code).where(Category.code.in_({r[0] for r in rows})))
@@ -88,7 +89,7 @@ def check_responsibility_rows(
     departments = set(
         session.scalars(select(Department.code).where(Department.code.in_({r[2] for r in rows})))
     )
-    errors: list[dict[str, object]] = []
+    errors: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for i, (cat, area, dept) in enumerate(rows):
         if cat not in categories:

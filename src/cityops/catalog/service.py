@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from cityops.catalog import limits
@@ -288,7 +288,7 @@ def time_limit_for(session: Session, category_code: str, grade: str | None) -> t
     NotFound for an unknown category; Invalid ("no_time_limit") when it has no limit.
     """
     g = _grade(grade)
-    cond = CategoryTimeLimit.grade.is_(None)
+    cond: ColumnElement[bool] = CategoryTimeLimit.grade.is_(None)
     if g is not None:
         cond = or_(cond, CategoryTimeLimit.grade == g)
     rows = session.execute(
