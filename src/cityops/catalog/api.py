@@ -176,7 +176,12 @@ def delete_responsibility(row_id: int, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/export.xlsx", dependencies=READ, response_class=Response)
+@router.get(
+    "/export.xlsx",
+    dependencies=READ,
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "类别/时限/权责清单 workbook"}},
+)
 def export_xlsx(session: SessionDep) -> Response:
     return Response(
         excel.export_workbook(session),
