@@ -1,0 +1,176 @@
+"""HTTP handlers of the cases capability under /api/v1; each calls one service operation."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from typing import Annotated
+
+import segno
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.cases import calendar, service, views
+from cityops.cases.queries import CaseFilters, log_of
+from cityops.cases.schemas import (
+    ActionInput,
+    CalendarOverrideIn,
+    CalendarOverrideOut,
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    LogOut,
+)
+from cityops.config import get_settings
+from cityops.web.deps import current_principal, get_session, require_roles
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+SessionDep = Annotated[Session, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+@router.post("/cases", status_code=201, response_model=CaseOut)
+def create_case(
+    body: CaseCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Principal = Depends(require_roles(*CREATORS)),
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> CaseOut:
+    """Report a problem; a retry with the same Idempotency-Key returns the first case (200)."""
+    case, created = service.create_case_idempotent(
+        session, principal, body, idempotency_key=idempotency_key, request_id=_request_id(request)
+    )
+    if not created:
+        response.status_code = 200
+    return views.view_case(session, principal, case, request_id=_request_id(request))
+
+
+@router.get("/cases", response_model=CasePage)
+def list_cases(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    state: str | None = None,
+    category_code: str | None = None,
+    street_code: str | None = None,
+    grid_code: str | None = None,
+    department_code: str | None = None,
+    overdue: bool | None = None,
+    escalated: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Visible cases, newest first, with an opaque cursor for the next page."""
+    filters = CaseFilters(
+        state,
+        category_code,
+        street_code,
+        grid_code,
+        department_code,
+        overdue,
+        escalated,
+        created_from,
+        created_to,
+    )
+    rows, next_cursor = service.list_cases(session, principal, filters, cursor=cursor, limit=limit)
+    return CasePage(
+        items=views.view_cases(session, principal, rows, request_id=_request_id(request)),
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/cases/{ref}", response_model=CaseOut)
+def get_case(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> CaseOut:
+    """One case by id or code."""
+    case = service.get_case(session, principal, ref)
+    return views.view_case(session, principal, case, request_id=_request_id(request))
+
+
+@router.get("/cases/{ref}/log", response_model=list[LogOut])
+def get_log(ref: str, session: SessionDep, principal: PrincipalDep) -> list[LogOut]:
+    """The case log, oldest first."""
+    case = service.get_case(session, principal, ref)
+    return [views.log_out(row) for row in log_of(session, case.id)]
+
+
+def _qr(code: str) -> segno.QRCode:
+    return segno.make(f"{get_settings().public_base_url.rstrip('/')}/p/cases/{code}", error="m")
+
+
+@router.get("/cases/{ref}/qr.png", response_class=Response)
+def qr_png(ref: str, session: SessionDep, principal: PrincipalDep) -> Response:
+    """The QR code of the case's public page (PNG)."""
+    buf = io.BytesIO()
+    _qr(service.get_case(session, principal, ref).code).save(buf, kind="png", scale=6)
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+@router.get("/cases/{ref}/qr.svg", response_class=Response)
+def qr_svg(ref: str, session: SessionDep, principal: PrincipalDep) -> Response:
+    """The QR code of the case's public page (SVG)."""
+    code = service.get_case(session, principal, ref).code
+    return Response(_qr(code).svg_inline(scale=6), media_type="image/svg+xml")
+
+
+@router.post("/cases/{ref}/{action}", response_model=CaseOut)
+def perform_action(
+    ref: str,
+    action: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: ActionInput | None = None,
+) -> CaseOut:
+    """A lifecycle action (file, dispatch, accept, …); 409 lists what is allowed instead."""
+    case = service.perform_action(session, principal, ref, action, body, request_id=_request_id(request))
+    return views.view_case(session, principal, case, request_id=_request_id(request))
+
+
+# -- working calendar overrides -----------------------------------------------------------------
+
+STAFF = ("operator", "dispatcher", "leader", "admin", "handler", "inspector")
+
+
+@router.get("/calendar/overrides", response_model=list[CalendarOverrideOut])
+def list_overrides(
+    session: SessionDep,
+    _principal: Principal = Depends(require_roles(*STAFF)),
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> list[CalendarOverrideOut]:
+    """The admin corrections of the working calendar (holidays and working weekends)."""
+    return [
+        CalendarOverrideOut.model_validate(r, from_attributes=True)
+        for r in calendar.list_overrides(session, year)
+    ]
+
+
+@router.put("/calendar/overrides/{day}", response_model=CalendarOverrideOut)
+def put_override(
+    day: date,
+    body: CalendarOverrideIn,
+    session: SessionDep,
+    principal: Principal = Depends(require_roles("admin")),
+) -> CalendarOverrideOut:
+    """Mark ``day`` as a working day or a day off (replaces an earlier override)."""
+    row = calendar.set_override(session, principal, day, body.is_workday, body.note)
+    return CalendarOverrideOut.model_validate(row, from_attributes=True)
+
+
+@router.delete("/calendar/overrides/{day}", status_code=204, response_class=Response)
+def delete_override(
+    day: date, session: SessionDep, principal: Principal = Depends(require_roles("admin"))
+) -> Response:
+    """Remove the override; the day falls back to the official calendar."""
+    calendar.delete_override(session, principal, day)
+    return Response(status_code=204)

@@ -1,0 +1,157 @@
+"""The few services of other capabilities that cases calls, in one place.
+
+Imports are done on first use so that the cases package imports even while a neighbouring
+capability is being rebuilt, and so the dependency surface is visible at a glance. Lookups that
+creation needs on every request (category, responsibility, department names) are cached for a
+short time because they change rarely and creation must stay at a handful of statements.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+
+_TTL_SECONDS = 60.0
+_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+T = TypeVar("T")
+
+
+def _mod(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+def clear_cache() -> None:
+    """Forget every cached lookup (tests; after catalog edits in this process)."""
+    _cache.clear()
+
+
+def _cached(session: Session, key: tuple[Any, ...], load: Callable[[], T]) -> T:
+    # Keyed by the engine too, so two databases in one process never share entries.
+    full = (id(session.get_bind()), *key)
+    hit = _cache.get(full)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]  # type: ignore[no-any-return]
+    value = load()
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[full] = (now + _TTL_SECONDS, value)
+    return value
+
+
+# -- areas -------------------------------------------------------------------------------------
+
+
+def validate_lonlat(lon: Any, lat: Any) -> tuple[float, float]:
+    """Check a coordinate pair (raises Invalid) and return it as floats."""
+    result = _mod("cityops.kit.coords").validate_lonlat(lon, lat)
+    if isinstance(result, tuple) and len(result) == 2:
+        return float(result[0]), float(result[1])
+    return float(lon), float(lat)
+
+
+def locate(session: Session, lon: float, lat: float, crs: str) -> Any:
+    """The grid/community/street of a point (WGS-84 result); Invalid outside the district."""
+    return _mod("cityops.areas.service").locate(session, lon, lat, crs=crs)
+
+
+# -- catalog -----------------------------------------------------------------------------------
+
+
+def get_category(session: Session, code: str) -> Any:
+    """The category row (NotFound for an unknown code); cached."""
+    return _cached(
+        session, ("category", code), lambda: _mod("cityops.catalog.service").get_category(session, code)
+    )
+
+
+def category_name(session: Session, code: str) -> str:
+    try:
+        return str(getattr(get_category(session, code), "name", code))
+    except Exception:  # a category deleted after the case was made still shows its code
+        return code
+
+
+def time_limit_for(session: Session, category_code: str, grade: str | None) -> tuple[str, float]:
+    """(kind, value) of the category's time limit for an area grade; cached."""
+    return _cached(
+        session,
+        ("limit", category_code, grade),
+        lambda: tuple(_mod("cityops.catalog.service").time_limit_for(session, category_code, grade)),  # type: ignore[arg-type]
+    )
+
+
+def responsible_department(session: Session, category_code: str, area_codes: Sequence[str]) -> str:
+    """The department responsible for a category in the most specific area; cached."""
+    codes = tuple(c for c in area_codes if c)
+    return _cached(
+        session,
+        ("resp", category_code, codes),
+        lambda: _mod("cityops.catalog.service").responsible_department(session, category_code, codes),
+    )
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def department(session: Session, code: str) -> Any | None:
+    """The Department row or None; cached."""
+    from cityops.accounts.models import Department
+
+    def load() -> Any | None:
+        row = session.get(Department, code)
+        if row is not None:
+            session.expunge(row)  # cached across sessions, so detach it
+        return row
+
+    return _cached(session, ("dept", code), load)
+
+
+def department_name(session: Session, code: str | None) -> str | None:
+    if code is None:
+        return None
+    row = department(session, code)
+    return row.name if row is not None else code
+
+
+def audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    subject_id: str,
+    details: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    subject_type: str = "case",
+) -> None:
+    """One audit-trail record (about a case unless ``subject_type`` says otherwise)."""
+    _mod("cityops.accounts.audit").record(
+        session, principal, action, subject_type, subject_id, details=details, request_id=request_id
+    )
+
+
+def reveal_allowed(principal: Principal) -> bool:
+    return bool(_mod("cityops.accounts.masking").reveal_allowed(principal))
+
+
+def mask_name(value: str | None) -> str | None:
+    return None if value is None else str(_mod("cityops.accounts.masking").mask_name(value))
+
+
+def mask_phone(value: str | None) -> str | None:
+    return None if value is None else str(_mod("cityops.accounts.masking").mask_phone(value))
+
+
+# -- outbox ------------------------------------------------------------------------------------
+
+
+def notify(session: Session, topic: str, payload: dict[str, Any], recipients: list[str]) -> None:
+    """Queue a notification in the same transaction (nothing is sent if it rolls back)."""
+    if recipients:
+        _mod("cityops.outbox.service").enqueue(session, topic, payload, recipients)

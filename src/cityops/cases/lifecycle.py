@@ -1,0 +1,154 @@
+"""Performing a lifecycle action: find, check state, check who, act, log — in one transaction.
+
+Order of checks: the case must be visible (else 404), the action must be possible in its state
+(else 409 listing what is), the caller must have the role and be the right department or
+reporter (else 403), the body must carry what the action needs (else 422). Concurrency: the
+case row carries a version; the UPDATE matches the version that was read, so of two concurrent
+actions only one can succeed, the other gets 409 ``concurrent_update``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from cityops.accounts.principal import Principal
+from cityops.cases import journal
+from cityops.cases.actions import HANDLERS, Act
+from cityops.cases.models import Case
+from cityops.cases.queries import get_case
+from cityops.cases.schemas import ActionInput, Attachment
+from cityops.cases.transitions import ACTIONS, BY_ACTION, Transition, check
+from cityops.config import get_settings
+from cityops.db import utcnow
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound
+
+
+def normalise_action(action: str) -> str:
+    """URL spelling (``request-extension``) → table spelling (``request_extension``)."""
+    name = action.replace("-", "_")
+    if name not in BY_ACTION:
+        raise NotFound(
+            f"未知的操作：{action}",
+            f"unknown action {action!r}; use one of: {', '.join(a.replace('_', '-') for a in ACTIONS)}",
+            code="unknown_action",
+            details={"action": action, "actions": [a.replace("_", "-") for a in ACTIONS]},
+        )
+    return name
+
+
+def authorize(principal: Principal, case: Case, t: Transition) -> None:
+    """Forbidden unless ``principal`` may perform ``t`` on ``case`` (role, department, reporter)."""
+    if principal.role not in t.roles:
+        raise Forbidden(
+            f"当前角色（{principal.role}）不能执行该操作，需要：{'、'.join(sorted(t.roles))}",
+            f"role {principal.role!r} may not {t.action}; needs one of: {', '.join(sorted(t.roles))}",
+            code="role_not_allowed",
+            details={"role": principal.role, "allowed_roles": sorted(t.roles), "action": t.action},
+        )
+    if t.scope == "lead" and principal.department_code != case.department_code:
+        raise Forbidden(
+            "只有主办部门可以执行该操作",
+            "only the lead department may do this",
+            code="not_lead_department",
+            details={"action": t.action},
+        )
+    if t.scope == "reporter" and principal.role == "citizen" and case.reporter_user_id != principal.id:
+        raise Forbidden(
+            "只有上报人可以执行该操作",
+            "only the reporting citizen may do this",
+            code="not_reporter",
+            details={"action": t.action},
+        )
+
+
+def _text(value: str | None, field: str) -> str | None:
+    # Late import: service imports this module.
+    from cityops.cases.service import check_text
+
+    return check_text(value, field, get_settings().max_note_chars)
+
+
+def _require(t: Transition, note: str | None, reason: str | None, body: ActionInput) -> None:
+    for name in t.requires:
+        missing = (
+            (name == "reason" and not reason)
+            or (name == "note" and not note)
+            or (name == "passed" and body.passed is None)
+            or (name == "extra_hours" and body.extra_hours is None)
+        )
+        if missing:
+            raise Invalid(
+                f"“{t.zh}”需要填写 {name}",
+                f"{t.action} needs {name}",
+                code="missing_field",
+                details={"field": name, "action": t.action},
+            )
+
+
+def _attachments(items: list[str | Attachment]) -> list[dict[str, Any]]:
+    return [{"key": i} if isinstance(i, str) else i.model_dump(exclude_none=True) for i in items]
+
+
+def perform_action(
+    session: Session,
+    principal: Principal,
+    ref: str | uuid.UUID,
+    action: str,
+    body: ActionInput | None = None,
+    *,
+    now: datetime | None = None,
+    request_id: str | None = None,
+) -> Case:
+    """Perform ``action`` (e.g. "dispatch", "request-extension") on the case ``ref`` (id or code).
+
+    Raises NotFound (unknown action, case not visible), Conflict (not allowed in this state,
+    stale version), Forbidden (wrong role or department), Invalid (missing or bad fields).
+    """
+    name = normalise_action(action)
+    body = body or ActionInput()
+    now = now or utcnow()
+    case = get_case(session, principal, ref)
+    if body.version is not None and body.version != case.version:
+        raise Conflict(
+            "案件已被他人修改，请刷新后重试",
+            "the case changed since you read it; reload and retry",
+            code="version_mismatch",
+            details={"version": case.version},
+        )
+    t = check(case, name)
+    authorize(principal, case, t)
+    note = _text(body.note, "note")
+    # A reason may come as `reason` or, for simple clients, as `note`.
+    reason = _text(body.reason, "reason") or note
+    _require(t, note, reason, body)
+    act = Act(session, principal, case, body, t, now, note, reason)
+    from_state = case.state
+    to_state = HANDLERS[name](act)
+    case.state = to_state
+    journal.append(
+        session,
+        case,
+        principal,
+        name,
+        from_state,
+        to_state,
+        at=now,
+        note=note,
+        attachments=_attachments(body.attachments),
+        data=act.data,
+        request_id=request_id,
+    )
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(
+            "案件刚被他人修改，请刷新后重试",
+            "someone else changed the case at the same time; reload and retry",
+            code="concurrent_update",
+        ) from None
+    return case

@@ -1,0 +1,191 @@
+"""Tables of the cases capability: the case, its append-only log, co-handling tasks,
+supervision items (督办), the working-calendar overrides and the daily code counter.
+
+The case row is a projection of its log: every change to it is made together with one new
+``CaseLog`` row by :mod:`cityops.cases.lifecycle`, never on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityops.db import Base, UTCDateTime, new_id, utcnow
+
+SOURCES = ("web", "hotline", "inspector", "camera", "iot", "open311", "enterprise", "api")
+
+
+class Case(Base):
+    """One case (案卷) from report to close."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # A retried create with the same Idempotency-Key from the same user finds the first case.
+        UniqueConstraint("created_by_id", "idempotency_key", name="uq_cases_idempotency"),
+        Index("ix_cases_state_created", "state", "created_at"),
+        Index("ix_cases_created_id", "created_at", "id"),
+        Index("ix_cases_category", "category_code", "created_at"),
+        Index("ix_cases_street", "street_code", "created_at"),
+        Index("ix_cases_grid", "grid_code"),
+        Index("ix_cases_department", "department_code", "state"),
+        # The SLA sweep scans open cases by deadline / warn_at.
+        Index("ix_cases_deadline", "state", "overdue", "deadline"),
+        Index("ix_cases_warn_at", "state", "warned", "warn_at"),
+        Index("ix_cases_reporter", "reporter_user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="reported")
+
+    category_code: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    lon: Mapped[float] = mapped_column(Float)  # WGS-84
+    lat: Mapped[float] = mapped_column(Float)
+    grid_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    street_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    grade: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    # The lead department (主办); assisting departments are CaseTask rows.
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    reporter_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reporter_phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # The SLA clock: the limit is copied at dispatch so later catalog edits do not move it.
+    limit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    limit_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Parking (挂账): requested by the handler, approved by a dispatcher; the clock pauses.
+    park_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    park_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    parked_from_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Counted (working, or wall for emergency limits) seconds spent parked, summed over parks.
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+    # Extension (延期): one pending request at a time.
+    extension_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
+    extended_hours: Mapped[float] = mapped_column(Float, default=0.0)
+
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    returned_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The highest CaseLog.seq of this case, so appending needs no max() query.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Optimistic locking: an UPDATE whose version no longer matches changes nothing and fails.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative idiom
+
+
+class CaseLog(Base):
+    """One row per transition; append-only."""
+
+    __tablename__ = "case_logs"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_logs_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(64), default="")
+    actor_role: Mapped[str] = mapped_column(String(20), default="")
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CaseTask(Base):
+    """A department's share of a co-handled case (lead 主办 or assist 协办)."""
+
+    __tablename__ = "case_tasks"
+    __table_args__ = (Index("ix_case_tasks_department", "department_code", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(10))  # "lead" | "assist"
+    # "dispatched" → "accepted" → "handled"; "cancelled" when the case is re-dispatched.
+    state: Mapped[str] = mapped_column(String(20), default="dispatched")
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Supervision(Base):
+    """A supervision item (督办): raised on overdue, on warning or by hand."""
+
+    __tablename__ = "case_supervisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "overdue" | "warning" | "manual"
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raised_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CalendarOverride(Base):
+    """An admin's correction of the working calendar for one day."""
+
+    __tablename__ = "calendar_overrides"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+
+
+class CaseCodeCounter(Base):
+    """Daily case-code counter, used where the engine has no sequences (SQLite)."""
+
+    __tablename__ = "case_code_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD, Asia/Shanghai
+    last: Mapped[int] = mapped_column(Integer, default=0)

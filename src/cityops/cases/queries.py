@@ -1,0 +1,171 @@
+"""Reading cases, always through the caller's scope.
+
+Scoping is one SQL condition built in :func:`scope_condition`, so every read (one case, lists,
+logs, actions) applies the same rule. A case outside the scope is NotFound, never Forbidden,
+so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import DISTRICT_WIDE, Principal
+from cityops.cases.codes import looks_like_code
+from cityops.cases.models import Case, CaseLog, CaseTask
+from cityops.errors import Invalid, NotFound
+
+MAX_LIMIT = 200
+
+
+def scope_condition(principal: Principal) -> ColumnElement[bool]:
+    """The SQL condition selecting the cases ``principal`` may see."""
+    if principal.role == "citizen":
+        return Case.reporter_user_id == principal.id
+    if principal.role == "handler":
+        if principal.department_code is None:
+            return false()
+        dept = principal.department_code
+        has_task = exists().where(
+            CaseTask.case_id == Case.id, CaseTask.department_code == dept, CaseTask.state != "cancelled"
+        )
+        return or_(Case.department_code == dept, has_task)
+    if principal.area_code:
+        area = principal.area_code
+        # Area codes nest (grid codes start with their community's, which start with the street's).
+        return or_(Case.street_code == area, Case.community_code == area, Case.grid_code.startswith(area))
+    if principal.role in DISTRICT_WIDE:
+        return true()
+    return false()
+
+
+def _not_found(ref: object) -> NotFound:
+    return NotFound(
+        "找不到该案件",
+        f"no case {ref!s} (or it is outside your scope)",
+        code="case_not_found",
+        details={"case": str(ref)},
+    )
+
+
+def _ref_condition(ref: str | uuid.UUID) -> ColumnElement[bool]:
+    if isinstance(ref, uuid.UUID):
+        return Case.id == ref
+    if looks_like_code(ref):
+        return Case.code == ref
+    try:
+        return Case.id == uuid.UUID(ref)
+    except ValueError:
+        raise _not_found(ref) from None
+
+
+def get_case(session: Session, principal: Principal, ref: str | uuid.UUID) -> Case:
+    """The case with id or code ``ref`` if ``principal`` may see it, else NotFound."""
+    case = session.scalars(select(Case).where(_ref_condition(ref), scope_condition(principal))).first()
+    if case is None:
+        raise _not_found(ref)
+    return case
+
+
+def get_case_by_code_public(session: Session, code: str) -> Case:
+    """A case by its human code, for the public page (no scope: the code is the capability)."""
+    case = session.scalars(select(Case).where(Case.code == code)).first() if looks_like_code(code) else None
+    if case is None:
+        raise _not_found(code)
+    return case
+
+
+def tasks_of(session: Session, case_id: uuid.UUID) -> list[CaseTask]:
+    """The co-handling tasks of a case (cancelled ones too), oldest first."""
+    return list(session.scalars(select(CaseTask).where(CaseTask.case_id == case_id).order_by(CaseTask.id)))
+
+
+def log_of(session: Session, case_id: uuid.UUID) -> list[CaseLog]:
+    """The log rows of a case in order."""
+    return list(session.scalars(select(CaseLog).where(CaseLog.case_id == case_id).order_by(CaseLog.seq)))
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """Filters of the case list; None means "any"."""
+
+    state: str | None = None
+    category_code: str | None = None
+    street_code: str | None = None
+    grid_code: str | None = None
+    department_code: str | None = None
+    overdue: bool | None = None
+    escalated: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.created_at.isoformat(), str(case.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, ident = json.loads(raw)
+        return datetime.fromisoformat(at), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise Invalid(
+            "分页游标无效",
+            "the cursor is not valid; use next_cursor from the previous page",
+            code="invalid_cursor",
+            details={"field": "cursor"},
+        ) from None
+
+
+def _filtered(stmt: Select[tuple[Case]], f: CaseFilters) -> Select[tuple[Case]]:
+    if f.state:
+        states = [s for s in f.state.split(",") if s]
+        stmt = stmt.where(Case.state.in_(states))
+    for column, value in (
+        (Case.category_code, f.category_code),
+        (Case.street_code, f.street_code),
+        (Case.grid_code, f.grid_code),
+        (Case.department_code, f.department_code),
+        (Case.overdue, f.overdue),
+        (Case.escalated, f.escalated),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if f.created_from is not None:
+        stmt = stmt.where(Case.created_at >= f.created_from)
+    if f.created_to is not None:
+        stmt = stmt.where(Case.created_at < f.created_to)
+    return stmt
+
+
+def list_cases(
+    session: Session,
+    principal: Principal,
+    filters: CaseFilters | None = None,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Case], str | None]:
+    """A page of visible cases, newest first, and the cursor of the next page (or None)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(
+            f"limit 必须在 1 到 {MAX_LIMIT} 之间",
+            f"limit must be between 1 and {MAX_LIMIT}",
+            details={"field": "limit"},
+        )
+    stmt = _filtered(select(Case).where(scope_condition(principal)), filters or CaseFilters())
+    if cursor:
+        at, ident = decode_cursor(cursor)
+        stmt = stmt.where(or_(Case.created_at < at, and_(Case.created_at == at, Case.id < ident)))
+    rows = list(session.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,172 @@
+"""Request and response shapes of the cases API.
+
+Length limits that come from settings (description, note) are checked in the service, so they
+follow the configuration and answer 422 with the field named; the shapes here only cap sizes
+generously so a request cannot carry megabytes of text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Source = Literal["web", "hotline", "inspector", "camera", "iot", "open311", "enterprise", "api"]
+_BIG = 100_000
+
+
+class CaseCreate(BaseModel):
+    """A new report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(max_length=_BIG)
+    lon: float = Field(allow_inf_nan=False)
+    lat: float = Field(allow_inf_nan=False)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    category_code: str = Field(min_length=1, max_length=20)
+    source: Source = "web"
+    address: str | None = Field(default=None, max_length=300)
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=30)
+
+
+class Attachment(BaseModel):
+    """A stored attachment's key and metadata (the file itself lives in kit.storage)."""
+
+    key: str = Field(min_length=1, max_length=300)
+    name: str | None = Field(default=None, max_length=200)
+    content_type: str | None = Field(default=None, max_length=100)
+    size: int | None = Field(default=None, ge=0)
+
+
+class ActionInput(BaseModel):
+    """The body of ``POST /cases/{id}/{action}``; each action reads the fields it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=_BIG)
+    reason: str | None = Field(default=None, max_length=_BIG)
+    passed: bool | None = None
+    misrouted: bool = False
+    department_code: str | None = Field(default=None, max_length=32)
+    assist_department_codes: list[str] = Field(default_factory=list, max_length=20)
+    extra_hours: float | None = Field(default=None, gt=0, le=24 * 365, allow_inf_nan=False)
+    attachments: list[str | Attachment] = Field(default_factory=list, max_length=50)
+    # Optional optimistic lock from the client: the version it last saw.
+    version: int | None = None
+
+
+class DepartmentRef(BaseModel):
+    code: str
+    name: str | None = None
+
+
+class TaskOut(BaseModel):
+    department: DepartmentRef
+    role: str
+    state: str
+    deadline: datetime | None
+    accepted_at: datetime | None
+    done_at: datetime | None
+    note: str | None
+
+
+class CaseOut(BaseModel):
+    """A case as staff and its reporter see it (reporter contact masked unless allowed)."""
+
+    id: uuid.UUID
+    code: str
+    state: str
+    allowed_actions: list[str]
+    category_code: str
+    category_name: str | None
+    description: str
+    address: str | None
+    lon: float
+    lat: float
+    grid_code: str | None
+    community_code: str | None
+    street_code: str | None
+    grade: str | None
+    department: DepartmentRef | None
+    source: str
+    reporter_name: str | None
+    reporter_phone: str | None
+    created_at: datetime
+    filed_at: datetime | None
+    dispatched_at: datetime | None
+    handled_at: datetime | None
+    closed_at: datetime | None
+    deadline: datetime | None
+    warn_at: datetime | None
+    warned: bool
+    overdue: bool
+    escalated: bool
+    extension_requested: bool
+    extension_hours: float | None
+    park_requested: bool
+    parked_at: datetime | None
+    paused_seconds: float
+    reopened_count: int
+    tasks: list[TaskOut]
+    version: int
+
+
+class LogOut(BaseModel):
+    seq: int
+    at: datetime
+    actor_name: str
+    actor_role: str
+    action: str
+    from_state: str | None
+    to_state: str
+    note: str | None
+    attachments: list[Any]
+    data: dict[str, Any]
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_cursor: str | None
+
+
+class PublicLogOut(BaseModel):
+    at: datetime
+    action: str
+    action_name: str
+    to_state: str
+    state_name: str
+
+
+class PublicCaseOut(BaseModel):
+    """What anyone with the code may see: no reporter data, no notes."""
+
+    code: str
+    state: str
+    state_name: str
+    category_code: str
+    category_name: str | None
+    street_code: str | None
+    created_at: datetime
+    dispatched_at: datetime | None
+    deadline: datetime | None
+    closed_at: datetime | None
+    history: list[PublicLogOut]
+    url: str
+
+
+class CalendarOverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    is_workday: bool
+    note: str | None = Field(default=None, max_length=200)
+
+
+class CalendarOverrideOut(BaseModel):
+    day: date
+    is_workday: bool
+    note: str | None
+    updated_at: datetime

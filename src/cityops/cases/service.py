@@ -1,0 +1,167 @@
+"""The operations on cases: creation here, the lifecycle in :mod:`cityops.cases.lifecycle`.
+
+This module is the public entry point of the capability; other capabilities and the API call
+``create_case``, ``perform_action``, ``get_case`` and ``list_cases`` from here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.cases import external, journal
+from cityops.cases.codes import next_code
+from cityops.cases.lifecycle import perform_action
+from cityops.cases.models import Case
+from cityops.cases.queries import CaseFilters, get_case, list_cases
+from cityops.cases.schemas import CaseCreate
+from cityops.config import get_settings
+from cityops.db import new_id, utcnow
+from cityops.errors import Invalid, NotFound
+
+__all__ = [
+    "CaseFilters",
+    "check_text",
+    "create_case",
+    "create_case_idempotent",
+    "get_case",
+    "list_cases",
+    "perform_action",
+]
+
+
+def check_text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
+    """Strip ``value`` and check it is present (if required) and within ``limit`` characters."""
+    text = (value or "").strip()
+    if required and not text:
+        raise Invalid(f"{field} 不能为空", f"{field} must not be empty", details={"field": field})
+    if len(text) > limit:
+        raise Invalid(
+            f"{field} 最多 {limit} 个字符，当前 {len(text)} 个",
+            f"{field} may have at most {limit} characters, got {len(text)}",
+            code="too_long",
+            details={"field": field, "max_chars": limit, "chars": len(text)},
+        )
+    return text or None
+
+
+def _find_idempotent(session: Session, principal: Principal, key: str) -> Case | None:
+    return session.scalars(
+        select(Case).where(Case.created_by_id == principal.id, Case.idempotency_key == key)
+    ).first()
+
+
+def create_case(
+    session: Session,
+    principal: Principal,
+    data: CaseCreate,
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+    request_id: str | None = None,
+) -> Case:
+    """Create a case in state ``reported`` (or return the earlier one for a repeated key)."""
+    return create_case_idempotent(
+        session, principal, data, idempotency_key=idempotency_key, now=now, request_id=request_id
+    )[0]
+
+
+def create_case_idempotent(
+    session: Session,
+    principal: Principal,
+    data: CaseCreate,
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+    request_id: str | None = None,
+) -> tuple[Case, bool]:
+    """Like :func:`create_case`, also telling whether a new case was made (False = replay).
+
+    Everything is validated before anything is written, so bad input writes nothing.
+    """
+    settings = get_settings()
+    now = now or utcnow()
+    key = check_text(idempotency_key, "Idempotency-Key", 128)
+    if key is not None:
+        earlier = _find_idempotent(session, principal, key)
+        if earlier is not None:
+            return earlier, False
+
+    description = check_text(data.description, "description", settings.max_description_chars, required=True)
+    address = check_text(data.address, "address", 300)
+    lon, lat = external.validate_lonlat(data.lon, data.lat)
+    loc = external.locate(session, lon, lat, data.crs)
+    try:
+        external.get_category(session, data.category_code)
+    except NotFound:
+        # The category is a field of the body, so this is bad input rather than a missing URL.
+        raise Invalid(
+            f"未知的案件类别：{data.category_code}",
+            f"unknown category_code {data.category_code!r}; see the category directory",
+            code="unknown_category",
+            details={"field": "category_code"},
+        ) from None
+    areas = [loc.grid_code, loc.community_code, loc.street_code, getattr(loc, "district_code", None)]
+    try:
+        department = external.responsible_department(session, data.category_code, areas)
+    except Invalid:
+        # No responsibility row yet: keep the report; the dispatcher names a department.
+        department = None
+
+    case = Case(
+        id=new_id(),
+        code=next_code(session, now),
+        state="reported",
+        category_code=data.category_code,
+        description=description,
+        address=address,
+        lon=float(loc.lon),
+        lat=float(loc.lat),
+        grid_code=loc.grid_code,
+        community_code=loc.community_code,
+        street_code=loc.street_code,
+        grade=getattr(loc, "grade", None),
+        department_code=department,
+        source=data.source,
+        reporter_user_id=principal.id if principal.role == "citizen" else None,
+        reporter_name=check_text(data.reporter_name, "reporter_name", 100),
+        reporter_phone=check_text(data.reporter_phone, "reporter_phone", 30),
+        created_by_id=principal.id,
+        idempotency_key=key,
+        created_at=now,
+        updated_at=now,
+    )
+    details: dict[str, Any] = {"source": data.source, "category_code": data.category_code}
+    if key is None:
+        session.add(case)
+        journal.append(
+            session, case, principal, "create", None, "reported", at=now, data=details, request_id=request_id
+        )
+        session.flush()
+        return case, True
+    # With a key, two concurrent retries may race; the unique constraint decides the winner.
+    try:
+        with session.begin_nested():
+            session.add(case)
+            journal.append(
+                session,
+                case,
+                principal,
+                "create",
+                None,
+                "reported",
+                at=now,
+                data=details,
+                request_id=request_id,
+            )
+    except IntegrityError:
+        earlier = _find_idempotent(session, principal, key)
+        if earlier is None:
+            raise
+        return earlier, False
+    return case, True

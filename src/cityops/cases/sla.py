@@ -1,0 +1,68 @@
+"""The case's SLA clock on the district calendar: start, extend, pause and resume.
+
+Thin glue between the case row and the pure functions of :mod:`cityops.cases.clock`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy.orm import Session
+
+from cityops.cases import clock, external
+from cityops.cases.calendar import working_calendar
+from cityops.cases.models import Case
+
+WARN_FRACTION = 0.8
+
+
+def start(session: Session, case: Case, now: datetime) -> None:
+    """Start a fresh clock at ``now`` from the category's limit for the case's area grade.
+
+    The limit is copied onto the case so later catalog edits do not move running deadlines.
+    """
+    kind, value = external.time_limit_for(session, case.category_code, case.grade)
+    limit = clock.TimeLimit(cast(clock.LimitKind, kind), float(value))
+    cal = working_calendar(session)
+    case.limit_kind, case.limit_value = limit.kind, limit.value
+    case.deadline = clock.deadline(now, limit, cal)
+    case.warn_at = clock.warn_at(now, limit, cal, WARN_FRACTION)
+    case.warned = False
+    case.overdue = False
+    case.overdue_at = None
+    case.paused_seconds = 0.0
+
+
+def _hours_kind(case: Case) -> clock.LimitKind:
+    # Extra time is given in hours on the case's own clock: wall hours for emergencies,
+    # working hours for both working kinds.
+    return "emergency" if case.limit_kind == "emergency" else "working_hours"
+
+
+def extend(session: Session, case: Case, hours: float, now: datetime) -> None:
+    """Move the deadline and the warning by ``hours`` on the case's clock."""
+    cal = working_calendar(session)
+    extra = clock.TimeLimit(_hours_kind(case), hours)
+    if case.deadline is not None:
+        case.deadline = clock.deadline(case.deadline, extra, cal)
+    if case.warn_at is not None:
+        case.warn_at = clock.deadline(case.warn_at, extra, cal)
+        if case.warn_at > now:
+            case.warned = False  # a new warning is due at the new time
+
+
+def resume(session: Session, case: Case, now: datetime) -> float:
+    """Resume after a park: shift deadline and warning; return the counted seconds paused."""
+    assert case.parked_at is not None
+    cal = working_calendar(session)
+    kind = cast(clock.LimitKind, case.limit_kind or "working_hours")
+    paused = clock.elapsed(case.parked_at, now, kind, cal).total_seconds()
+    if case.deadline is not None:
+        case.deadline = clock.resume_deadline(case.deadline, case.parked_at, now, kind, cal)
+    if case.warn_at is not None:
+        case.warn_at = clock.resume_deadline(case.warn_at, case.parked_at, now, kind, cal)
+        if case.warn_at > now:
+            case.warned = False
+    case.paused_seconds = (case.paused_seconds or 0.0) + paused
+    return paused

@@ -1,0 +1,104 @@
+"""Background jobs of the cases capability: the SLA sweep (warnings and overdue cases).
+
+The sweep is set-based so tens of thousands of open cases cost a few statements per thousand:
+one ``UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING …`` claims and
+flags a batch, then the log rows, supervision items, audit records and outbox messages are
+inserted in bulk. The guard columns (``overdue``, ``warned``) make each mark happen once even
+when several workers sweep at the same time; on PostgreSQL ``SKIP LOCKED`` lets them share
+the work instead of queueing behind each other. Bumping ``version`` makes a user action that
+read the case before the sweep fail cleanly (409) rather than overwrite the mark.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import SYSTEM
+from cityops.cases import external
+from cityops.cases.models import Case, CaseLog, Supervision
+from cityops.cases.transitions import CLOCK_STATES
+from cityops.db import utcnow
+
+BATCH = 1000
+MAX_BATCHES = 100  # at most 100k marks per run; the next run picks up the rest
+
+
+def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict[str, Any]) -> list[Row[Any]]:
+    sub = select(Case.id).where(cond).order_by(order).limit(BATCH)
+    if session.get_bind().dialect.name == "postgresql":
+        sub = sub.with_for_update(skip_locked=True)
+    stmt = (
+        update(Case)
+        .where(Case.id.in_(sub), cond)
+        .values(last_seq=Case.last_seq + 1, version=Case.version + 1, **values)
+        .returning(Case.id, Case.code, Case.state, Case.department_code, Case.last_seq, Case.deadline)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.execute(stmt).all())
+
+
+def _record(session: Session, rows: list[Row[Any]], kind: str, now: datetime) -> None:
+    """Log rows, supervision items, audit records and notifications for one claimed batch."""
+    session.execute(
+        insert(CaseLog),
+        [
+            {
+                "case_id": r.id,
+                "seq": r.last_seq,
+                "at": now,
+                "actor_id": SYSTEM.id,
+                "actor_name": SYSTEM.username,
+                "actor_role": "system",
+                "action": kind,
+                "from_state": r.state,
+                "to_state": r.state,
+                "note": None,
+                "attachments": [],
+                "data": {"deadline": r.deadline.isoformat() if r.deadline else None},
+            }
+            for r in rows
+        ],
+    )
+    session.execute(
+        insert(Supervision),
+        [{"case_id": r.id, "kind": kind, "raised_at": now, "raised_by": None, "note": None} for r in rows],
+    )
+    for r in rows:
+        external.audit(session, SYSTEM, f"case.{kind}", str(r.id), {"code": r.code, "state": r.state})
+        recipients = ["role:dispatcher", *([f"department:{r.department_code}"] if r.department_code else [])]
+        deadline = r.deadline.isoformat() if r.deadline else None
+        external.notify(
+            session, f"case.{kind}", {"case_id": str(r.id), "code": r.code, "deadline": deadline}, recipients
+        )
+
+
+def sweep_deadlines(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Mark cases overdue past their deadline and warn past ``warn_at``, each once.
+
+    Only cases whose clock runs count (dispatched, accepted, rework); parked, returned,
+    handled and finished cases are skipped. Returns ``{"overdue": n, "warned": m}``.
+    """
+    now = now or utcnow()
+    counts = {"overdue": 0, "warned": 0}
+    running = Case.state.in_(sorted(CLOCK_STATES))
+    overdue_cond = running & Case.overdue.is_(False) & (Case.deadline <= now)
+    # An overdue case is also past its warning time; it gets the overdue mark only.
+    warn_cond = running & Case.warned.is_(False) & Case.overdue.is_(False) & (Case.warn_at <= now)
+    for kind, cond, order, values in (
+        ("overdue", overdue_cond, Case.deadline, {"overdue": True, "overdue_at": now, "warned": True}),
+        ("warning", warn_cond, Case.warn_at, {"warned": True}),
+    ):
+        for _ in range(MAX_BATCHES):
+            rows = _claim(session, cond, order, {**values, "updated_at": now})
+            if not rows:
+                break
+            _record(session, rows, kind, now)
+            counts["overdue" if kind == "overdue" else "warned"] += len(rows)
+            if len(rows) < BATCH:
+                break
+    session.flush()
+    return counts

@@ -1,0 +1,154 @@
+"""Turning case rows into response shapes, with personal data masked unless the role needs it.
+
+Every response that carries an unmasked reporter name or phone writes one audit record, so
+reads of personal data can be traced to a person and a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.cases import external
+from cityops.cases.models import Case, CaseLog, CaseTask
+from cityops.cases.queries import tasks_of
+from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, TaskOut
+from cityops.cases.transitions import allowed_actions
+
+
+def _dept_ref(session: Session, code: str | None) -> DepartmentRef | None:
+    return None if code is None else DepartmentRef(code=code, name=external.department_name(session, code))
+
+
+def _task_out(session: Session, task: CaseTask) -> TaskOut:
+    return TaskOut(
+        department=DepartmentRef(
+            code=task.department_code, name=external.department_name(session, task.department_code)
+        ),
+        role=task.role,
+        state=task.state,
+        deadline=task.deadline,
+        accepted_at=task.accepted_at,
+        done_at=task.done_at,
+        note=task.note,
+    )
+
+
+def _has_personal(case: Case) -> bool:
+    return bool(case.reporter_name or case.reporter_phone)
+
+
+def case_out(
+    session: Session, principal: Principal, case: Case, *, reveal: bool, with_tasks: bool = True
+) -> CaseOut:
+    """One case as a response; ``reveal`` decides whether reporter contact is shown in clear."""
+    name, phone = case.reporter_name, case.reporter_phone
+    if not reveal:
+        name, phone = external.mask_name(name), external.mask_phone(phone)
+    tasks = (
+        [_task_out(session, t) for t in tasks_of(session, case.id) if t.state != "cancelled"]
+        if with_tasks
+        else []
+    )
+    return CaseOut(
+        id=case.id,
+        code=case.code,
+        state=case.state,
+        allowed_actions=allowed_actions(case),
+        category_code=case.category_code,
+        category_name=external.category_name(session, case.category_code),
+        description=case.description,
+        address=case.address,
+        lon=case.lon,
+        lat=case.lat,
+        grid_code=case.grid_code,
+        community_code=case.community_code,
+        street_code=case.street_code,
+        grade=case.grade,
+        department=_dept_ref(session, case.department_code),
+        source=case.source,
+        reporter_name=name,
+        reporter_phone=phone,
+        created_at=case.created_at,
+        filed_at=case.filed_at,
+        dispatched_at=case.dispatched_at,
+        handled_at=case.handled_at,
+        closed_at=case.closed_at,
+        deadline=case.deadline,
+        warn_at=case.warn_at,
+        warned=case.warned,
+        overdue=case.overdue,
+        escalated=case.escalated,
+        extension_requested=case.extension_requested,
+        extension_hours=case.extension_hours,
+        park_requested=case.park_requested,
+        parked_at=case.parked_at,
+        paused_seconds=case.paused_seconds or 0.0,
+        reopened_count=case.reopened_count or 0,
+        tasks=tasks,
+        version=case.version,
+    )
+
+
+def _reveal(principal: Principal, case: Case) -> bool:
+    # A citizen sees their own contact details; staff only when their role needs them.
+    if principal.role == "citizen" and case.reporter_user_id == principal.id:
+        return True
+    return external.reveal_allowed(principal)
+
+
+def view_case(
+    session: Session, principal: Principal, case: Case, *, request_id: str | None = None
+) -> CaseOut:
+    """The response for one case; audits a read of unmasked personal data by staff."""
+    reveal = _reveal(principal, case)
+    if reveal and _has_personal(case) and principal.role != "citizen":
+        external.audit(
+            session,
+            principal,
+            "personal_data.read",
+            str(case.id),
+            {"code": case.code, "fields": ["reporter_name", "reporter_phone"]},
+            request_id,
+        )
+    return case_out(session, principal, case, reveal=reveal)
+
+
+def view_cases(
+    session: Session, principal: Principal, cases: Sequence[Case], *, request_id: str | None = None
+) -> list[CaseOut]:
+    """A list page (without tasks); one audit record names every case shown unmasked."""
+    out: list[CaseOut] = []
+    revealed: list[str] = []
+    for case in cases:
+        reveal = _reveal(principal, case)
+        if reveal and _has_personal(case) and principal.role != "citizen":
+            revealed.append(case.code)
+        out.append(case_out(session, principal, case, reveal=reveal, with_tasks=False))
+    if revealed:
+        external.audit(
+            session,
+            principal,
+            "personal_data.read",
+            "list",
+            {"codes": revealed, "fields": ["reporter_name", "reporter_phone"]},
+            request_id,
+        )
+    return out
+
+
+def log_out(row: CaseLog) -> LogOut:
+    return LogOut(
+        seq=row.seq,
+        at=row.at,
+        actor_name=row.actor_name,
+        actor_role=row.actor_role,
+        action=row.action,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        note=row.note,
+        attachments=list(row.attachments or []),
+        data=dict(row.data or {}),
+    )

@@ -1,0 +1,215 @@
+"""Fixtures of the cases tests: a fresh in-memory database per test with a tiny district.
+
+The district 330105 has two streets; street 330105001 has one community with two square grids
+(grade A and B), street 330105002 one community with one grid (grade C). Categories, limits,
+the responsibility list and departments go in through the catalog service.
+
+Callers are plain ``Principal`` objects (``make_principal``); API tests send them as an
+``X-Test-Principal`` header that a dependency override resolves, so no password hashing is
+needed per test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from cityops.accounts.principal import Principal
+from cityops.all_models import load_all
+from cityops.areas import service as areas
+from cityops.areas.models import Area
+from cityops.cases import calendar, external
+from cityops.catalog import service as catalog
+from cityops.config import Settings
+from cityops.db import make_engine, make_sessionmaker
+from cityops.web import deps
+from cityops.web.errors import install_error_handlers
+
+SH = ZoneInfo("Asia/Shanghai")
+
+STREET = "330105001"
+COMMUNITY = "330105001001"
+GRID_A = "330105001001001"
+GRID_B = "330105001001002"
+STREET2 = "330105002"
+GRID_C = "330105002001001"
+
+# Points inside each grid (WGS-84).
+IN_A = (120.105, 30.305)
+IN_B = (120.115, 30.305)
+IN_C = (120.125, 30.305)
+OUTSIDE = (121.5, 31.2)
+
+GARBAGE = "LOC-GARBAGE"  # working hours, 4 h (2 h in grade A grids) — street office CGJ / district HWC
+COVER = "LOC-COVER"  # emergency, 2 h — water department SW
+NORESP = "LOC-NORESP"  # working days, 1 — nobody is responsible
+
+
+def sh(*args: int) -> datetime:
+    """A Shanghai local instant as aware UTC."""
+    return datetime(*args, tzinfo=SH).astimezone(UTC)
+
+
+def _square(x: float, y: float, size: float = 0.01) -> str:
+    ring = [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+def seed(session: Session) -> None:
+    """The tiny district, departments, categories, limits and responsibility rows."""
+    session.add_all(
+        [
+            Area(code="330105", name="拱墅区", level="district"),
+            Area(code=STREET, name="米市巷街道", level="street", parent_code="330105"),
+            Area(code=STREET2, name="湖墅街道", level="street", parent_code="330105"),
+            Area(code=COMMUNITY, name="米市巷社区", level="community", parent_code=STREET),
+            Area(code="330105002001", name="湖墅社区", level="community", parent_code=STREET2),
+            Area(
+                code=GRID_A,
+                name="网格A",
+                level="grid",
+                parent_code=COMMUNITY,
+                grade="A",
+                geometry=_square(120.10, 30.30),
+            ),
+            Area(
+                code=GRID_B,
+                name="网格B",
+                level="grid",
+                parent_code=COMMUNITY,
+                grade="B",
+                geometry=_square(120.11, 30.30),
+            ),
+            Area(
+                code=GRID_C,
+                name="网格C",
+                level="grid",
+                parent_code="330105002001",
+                grade="C",
+                geometry=_square(120.12, 30.30),
+            ),
+        ]
+    )
+    session.flush()
+    for code, name in (("CGJ", "区城管局"), ("HWC", "区环卫处"), ("SW", "区水务局"), ("JT", "区交通局")):
+        catalog.create_department(session, code=code, name=name)
+    catalog.create_local_category(
+        session,
+        code=GARBAGE,
+        name="暴露垃圾",
+        kind="event",
+        time_limit=("working_hours", 4),
+        grade_limits={"A": ("working_hours", 2)},
+    )
+    catalog.create_local_category(
+        session, code=COVER, name="井盖缺失", kind="component", time_limit=("emergency", 2), emergency=True
+    )
+    catalog.create_local_category(
+        session, code=NORESP, name="其他", kind="event", time_limit=("working_days", 1)
+    )
+    catalog.upsert_responsibilities(
+        session, [(GARBAGE, STREET, "CGJ"), (GARBAGE, "330105", "HWC"), (COVER, "330105", "SW")]
+    )
+    session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    external.clear_cache()
+    calendar.invalidate()
+    areas.invalidate_index()
+    yield
+    external.clear_cache()
+    calendar.invalidate()
+    areas.invalidate_index()
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = make_engine("sqlite://", poolclass=StaticPool)
+    load_all().metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = factory()
+    seed(s)
+    yield s
+    s.rollback()
+    s.close()
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_principal() -> Callable[..., Principal]:
+    def make(
+        role: str,
+        department_code: str | None = None,
+        area_code: str | None = None,
+        username: str | None = None,
+    ) -> Principal:
+        return Principal(
+            id=uuid.uuid4(),
+            username=username or f"{role}{next(_counter)}",
+            role=role,
+            department_code=department_code,
+            area_code=area_code,
+        )
+
+    return make
+
+
+_principals: dict[str, Principal] = {}
+
+
+def as_header(principal: Principal) -> dict[str, str]:
+    """The header that makes the test app treat the request as ``principal``."""
+    _principals[str(principal.id)] = principal
+    return {"X-Test-Principal": str(principal.id)}
+
+
+def build_app(factory: sessionmaker[Session]) -> FastAPI:
+    """The cases routers wired like the real app factory does, with a test sign-in."""
+    from cityops.cases.api import router
+    from cityops.cases.public import router as public_router
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.include_router(public_router)
+    app.state.sessionmaker = factory
+    app.state.settings = Settings()
+
+    def principal_from_header(request: Request) -> Principal | None:
+        key = request.headers.get("x-test-principal")
+        return _principals.get(key) if key else None
+
+    app.dependency_overrides[deps.optional_principal] = principal_from_header
+    return app
+
+
+@pytest.fixture
+def client(session: Session, factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    # Depends on `session` so the seed data is committed first.
+    with TestClient(build_app(factory), raise_server_exceptions=False) as c:
+        yield c
