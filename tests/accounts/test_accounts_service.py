@@ -119,8 +119,8 @@ def test_bulk_demo_users_are_fast(session: Session, settings: Settings, departme
 
 
 def test_bulk_refuses_plain_password_and_duplicates(session: Session, admin: User) -> None:
-    with pytest.raises(Invalid):
-        service.create_users_bulk(session, [{"username": "a1", "role": "citizen"}], "plain-password")
+    with pytest.raises(Invalid):  # a plain password for real accounts still meets the policy
+        service.create_users_bulk(session, [{"username": "a1", "role": "citizen", "is_demo": False}], "short")
     shared = passwords.hash_password("demo-password")
     with pytest.raises(Conflict):
         service.create_users_bulk(session, [{"username": "a1", "role": "citizen"}] * 2, shared)
@@ -177,3 +177,10 @@ def test_audit_record_and_filters(session: Session, admin: User) -> None:
     assert [e.action for e in events] == ["case.dispatch"]
     with pytest.raises(Invalid):
         audit.list_events(session, limit=0)
+
+
+def test_bulk_accepts_a_plain_shared_password(session: Session, settings: Settings) -> None:
+    (user,) = service.create_users_bulk(session, [{"username": "demo-x", "role": "leader"}], "demo")
+    assert passwords.is_password_hash(user.password_hash)
+    demo = settings.model_copy(update={"demo_mode": True})
+    assert service.authenticate(session, "demo-x", "demo", demo).id == user.id
