@@ -84,9 +84,7 @@ def invalidate_index(session_or_engine: Session | Engine | None = None) -> None:
 def build_index(session: Session) -> GridIndex:
     """Build a GridIndex from the grids in the database; each payload is (community, street,
     district, grade) so locating needs no further query."""
-    parent = dict(
-        session.execute(select(Area.code, Area.parent_code).where(Area.level != "grid")).tuples().all()
-    )
+    parent = dict(session.execute(select(Area.code, Area.parent_code).where(Area.level != "grid")).all())
     rows = session.execute(
         select(Area.code, Area.geometry, Area.parent_code, Area.grade)
         .where(Area.level == "grid", Area.geometry.is_not(None))
@@ -176,9 +174,7 @@ def import_geojson(
     codes = sorted(wanted)
     for s in range(0, len(codes), _BATCH):  # IN lists stay small enough for every engine
         chunk = codes[s : s + _BATCH]
-        existing.update(
-            session.execute(select(Area.code, Area.level).where(Area.code.in_(chunk))).tuples().all()
-        )
+        existing.update(session.execute(select(Area.code, Area.level).where(Area.code.in_(chunk))).all())
     check_parents(records, existing)
     for r in records:
         if r.code in existing and existing[r.code] != r.level:
