@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from cityops.accounts import service, tokens
 from cityops.accounts.models import User
 from cityops.config import Settings
+from cityops.db import Base, make_engine, make_sessionmaker
 from cityops.errors import Unauthorized
 
 MakeUser = Callable[..., User]  # the conftest make_user fixture
@@ -144,3 +146,25 @@ def test_cache_hit_needs_no_query(session: Session, settings: Settings, engine: 
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert statements == []
+
+
+def test_state_cached_before_commit_is_dropped_at_commit(tmp_path: Path, settings: Settings) -> None:
+    # A file database: two connections, so the reader really does not see the uncommitted write.
+    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.db'}")
+    Base.metadata.create_all(engine)
+    factory = make_sessionmaker(engine)
+    with factory() as setup:
+        admin = service.create_user(setup, username="admin1", password="admin-password", role="admin")
+        user = service.create_user(setup, username="op5", password="op-password", role="operator")
+        setup.commit()
+    token = service.issue_token(user, settings)
+    writer, reader = factory(), factory()
+    service.update_user(writer, user.id, {"active": False}, actor=service.principal_for(admin))
+    # A concurrent request still sees the committed "active" row and caches it...
+    assert service.principal_from_token(reader, token, settings).id == user.id
+    reader.close()
+    writer.commit()  # ...and the commit drops that stale entry.
+    writer.close()
+    with factory() as later, pytest.raises(Unauthorized):
+        service.principal_from_token(later, token, settings)
+    engine.dispose()

@@ -267,7 +267,7 @@ def update_user(
     if _REVOKING.intersection(changed):
         user.token_version += 1
     session.flush()
-    tokens.forget(user.id)
+    tokens.forget_on_commit(session, user.id)
     # Names of changed fields, and new values only where they are not personal data.
     shown = {k: changes[k] for k in changed if k in {"role", "department_code", "area_code", "active"}}
     audit.record(

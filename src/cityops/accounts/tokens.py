@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.models import User
@@ -152,6 +152,16 @@ _active_cache = _ActiveCache(ACTIVE_CACHE_TTL)
 def forget(user_id: uuid.UUID | None = None) -> None:
     """Drop the cached state of one user (after a change) or of everyone (tests)."""
     _active_cache.forget(user_id)
+
+
+def forget_on_commit(session: Session, user_id: uuid.UUID) -> None:
+    """Drop a user's cached state now and again when ``session`` commits.
+
+    Clearing only now would let a concurrent request re-cache the old, still committed state
+    for a whole TTL; clearing again after commit closes that window in this process.
+    """
+    _active_cache.forget(user_id)
+    event.listen(session, "after_commit", lambda _session: _active_cache.forget(user_id), once=True)
 
 
 def check_current(session: Session, claims: TokenClaims) -> None:
