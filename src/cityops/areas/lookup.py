@@ -45,7 +45,9 @@ def _sorted_unique(a: IntArray) -> IntArray:
     return a[np.concatenate(([True], a[1:] != a[:-1]))] if a.size else a
 
 
-def _polygon_edges(geoms: NDArray[Any]) -> tuple[NDArray[np.float64], ...]:
+def _polygon_edges(
+    geoms: NDArray[Any],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], IntArray]:
     """Every ring edge (xa, ya, xb, yb) of every polygon part, with the index of its geometry."""
     parts, part_grid = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -256,27 +258,18 @@ class GridIndex:
 
     def _build_python_tables(self, n_boundary: int) -> None:
         """Plain tuples for the single-point path: Python beats numpy on one point by far."""
-        groups: dict[int, tuple[tuple[float, float, float, float], ...]] = {}
-        ya, yb, xa, k = self._ya.tolist(), self._yb.tolist(), self._xa.tolist(), self._k.tolist()
+        edges = list(
+            zip(self._ya.tolist(), self._yb.tolist(), self._xa.tolist(), self._k.tolist(), strict=True)
+        )
         lo, n = self._ent_lo.tolist(), self._ent_n.tolist()
-        grid, always = self._ent_grid.tolist(), self._ent_always.tolist()
+        # Entries of one grid in one row share a single tuple of edges.
+        groups = {s: tuple(edges[s : s + c]) for s, c in zip(lo, n, strict=True)}
+        entries = [
+            (g, bool(a), groups[s] if c else ())
+            for g, a, s, c in zip(self._ent_grid.tolist(), self._ent_always.tolist(), lo, n, strict=True)
+        ]
         ptr = self._bnd_ptr.tolist()
-        table = []
-        for b in range(n_boundary):
-            entries = []
-            for e in range(ptr[b], ptr[b + 1]):
-                edges = groups.get(lo[e]) if n[e] else ()
-                if edges is None:
-                    s = lo[e]
-                    edges = tuple(
-                        zip(
-                            ya[s : s + n[e]], yb[s : s + n[e]], xa[s : s + n[e]], k[s : s + n[e]], strict=True
-                        )
-                    )
-                    groups[lo[e]] = edges
-                entries.append((grid[e], bool(always[e]), edges))
-            table.append(tuple(entries))
-        self._bnd_py = table
+        self._bnd_py = [tuple(entries[ptr[b] : ptr[b + 1]]) for b in range(n_boundary)]
 
     # -- queries --------------------------------------------------------------------------
 
