@@ -76,6 +76,10 @@ def test_outside_point_raises_outside_district(areas_session: Session) -> None:
     with pytest.raises(Invalid) as err:
         service.locate(areas_session, "x", 31.0)
     assert err.value.details["field"] == "lon"
+    assert service.try_locate(areas_session, 121.0, 31.0) is None
+    assert service.try_locate(areas_session, 120.115, 30.315) is not None
+    with pytest.raises(Invalid):
+        service.try_locate(areas_session, 121.0, 95.0)
 
 
 def test_reimport_updates_and_invalidates_the_index(areas_session: Session) -> None:

@@ -140,6 +140,18 @@ def locate(session_or_index: Session | GridIndex, lon: Any, lat: Any, crs: str =
     return Location(code, community, street, district, grade, x, y)
 
 
+def try_locate(
+    session_or_index: Session | GridIndex, lon: Any, lat: Any, crs: str = "wgs84"
+) -> Location | None:
+    """Like :func:`locate` but None for a point outside every grid (bad input still raises)."""
+    try:
+        return locate(session_or_index, lon, lat, crs)
+    except Invalid as err:
+        if err.code == "outside_district":
+            return None
+        raise
+
+
 # -- import and export -------------------------------------------------------------------------
 
 
