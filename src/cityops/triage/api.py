@@ -1,0 +1,272 @@
+"""HTTP handlers of triage under /api/v1/triage, and the warnings list under /api/v1/warnings."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.errors import Invalid, NotFound
+from cityops.safety import service as safety
+from cityops.triage import service
+from cityops.triage.hotspots import HotIssue, HotMessage, find_hot_issues
+from cityops.triage.reply_quality import score_reply
+from cityops.triage.routing import check_report_text
+from cityops.web.deps import current_principal, get_session, require_roles
+
+router = APIRouter(prefix="/api/v1/triage", tags=["triage"])
+warnings_router = APIRouter(prefix="/api/v1/warnings", tags=["safety"])
+
+OPERATORS = ("operator", "dispatcher", "admin")
+
+
+class RouteIn(BaseModel):
+    text: Any = None
+    lon: float | None = None
+    lat: float | None = None
+
+
+class ResolveIn(BaseModel):
+    category_code: str
+
+
+class ThresholdIn(BaseModel):
+    threshold: float
+
+
+class GazetteerIn(BaseModel):
+    name: str
+    kind: str
+    area_code: str
+    aliases: list[str] = []
+    lon: float | None = None
+    lat: float | None = None
+
+
+class ReplyScoreIn(BaseModel):
+    message: Any = None
+    reply: Any = None
+    asked_at: datetime | None = None
+    replied_at: datetime | None = None
+
+
+@router.post("/route")
+def route(
+    body: RouteIn,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require_roles(*OPERATORS, "inspector")),
+) -> dict[str, Any]:
+    if (body.lon is None) != (body.lat is None):
+        raise Invalid("经纬度需同时提供", "give both lon and lat or neither", details={"field": "lon"})
+    return service.route_report(session, body.text, body.lon, body.lat).as_dict()
+
+
+def _queue_dict(item: Any) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "text": item.text,
+        "suggestions": item.suggestions,
+        "driving_words": item.driving_words,
+        "place": item.place,
+        "created_at": item.created_at.isoformat(),
+        "resolved_category": item.resolved_category,
+    }
+
+
+@router.get("/queue")
+def queue(
+    limit: int = Query(50, ge=1, le=500),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require_roles(*OPERATORS)),
+) -> list[dict[str, Any]]:
+    return [_queue_dict(i) for i in service.list_queue(session, limit=limit)]
+
+
+@router.post("/queue/{item_id}/resolve")
+def resolve(
+    item_id: uuid.UUID,
+    body: ResolveIn,
+    session: Session = Depends(get_session),
+    who: Principal = Depends(require_roles(*OPERATORS)),
+) -> dict[str, Any]:
+    return _queue_dict(service.resolve_queue_item(session, item_id, body.category_code, who.id))
+
+
+@router.get("/accurate-dispatch")
+def accurate_dispatch(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
+) -> list[dict[str, Any]]:
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise Invalid("时间需带时区", "since/until need a time zone, e.g. 2026-01-01T00:00:00+08:00")
+    return service.accurate_dispatch_rate(session, since, until)
+
+
+@router.get("/thresholds/{category_code}")
+def get_threshold(
+    category_code: str, session: Session = Depends(get_session), _: Principal = Depends(current_principal)
+) -> dict[str, Any]:
+    return {"category_code": category_code, "threshold": service.get_threshold(session, category_code)}
+
+
+@router.put("/thresholds/{category_code}")
+def put_threshold(
+    category_code: str,
+    body: ThresholdIn,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require_roles("admin")),
+) -> dict[str, Any]:
+    row = service.set_threshold(session, category_code, body.threshold)
+    return {"category_code": row.category_code, "threshold": row.threshold}
+
+
+@router.get("/gazetteer")
+def gazetteer_list(
+    session: Session = Depends(get_session), _: Principal = Depends(current_principal)
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": e.name,
+            "kind": e.kind,
+            "aliases": list(e.aliases or ()),
+            "area_code": e.area_code,
+            "lon": e.lon,
+            "lat": e.lat,
+        }
+        for e in service.list_gazetteer(session)
+    ]
+
+
+@router.post("/gazetteer", status_code=201)
+def gazetteer_add(
+    body: GazetteerIn, session: Session = Depends(get_session), _: Principal = Depends(require_roles("admin"))
+) -> dict[str, Any]:
+    row = service.add_gazetteer_entry(session, **body.model_dump())
+    return {"id": str(row.id), "name": row.name, "kind": row.kind, "area_code": row.area_code}
+
+
+# Hot issues are recomputed at most every few minutes per (days, limit): the cockpit polls.
+_HOT_CACHE: dict[tuple[str, int], tuple[float, list[HotIssue]]] = {}
+_HOT_TTL = 300.0
+
+
+def _hot(session: Session, days: int) -> list[HotIssue]:
+    key = (str(session.get_bind().url), days)
+    hit = _HOT_CACHE.get(key)
+    if hit and time.monotonic() - hit[0] < _HOT_TTL:
+        return hit[1]
+    from cityops.cases.models import Case  # read-only; triage never writes cases
+
+    now = datetime.now(UTC)
+    rows = session.execute(
+        select(Case.code, Case.description, Case.created_at, Case.reporter_user_id, Case.street_code)
+        .where(Case.created_at >= now - timedelta(days=days))
+        .limit(200_000)
+    ).all()
+    msgs = [
+        HotMessage(
+            r.code,
+            r.description or "",
+            r.created_at,
+            str(r.reporter_user_id or r.code),
+            0,
+            (r.description or "")[:40],
+            r.street_code,
+        )
+        for r in rows
+    ]
+    issues = find_hot_issues(msgs, limit=100, now=now)
+    _HOT_CACHE[key] = (time.monotonic(), issues)
+    return issues
+
+
+def _hot_dict(h: HotIssue, members: bool = False) -> dict[str, Any]:
+    out = {
+        "id": h.id,
+        "heat": h.heat,
+        "representative": h.representative,
+        "place": h.place,
+        "start": h.start.isoformat(),
+        "end": h.end.isoformat(),
+        "reports": h.reports,
+        "reporters": h.reporters,
+        "likes": h.likes,
+        "growth": h.growth,
+    }
+    if members:
+        out["case_codes"] = h.message_ids
+    return out
+
+
+@router.get("/hot-issues")
+def hot_issues(
+    days: int = Query(7, ge=1, le=90),
+    limit: int = Query(10, ge=1, le=100),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
+) -> list[dict[str, Any]]:
+    return [_hot_dict(h) for h in _hot(session, days)[:limit]]
+
+
+@router.get("/hot-issues/{issue_id}")
+def hot_issue(
+    issue_id: str,
+    days: int = Query(7, ge=1, le=90),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
+) -> dict[str, Any]:
+    for h in _hot(session, days):
+        if h.id == issue_id:
+            return _hot_dict(h, members=True)
+    raise NotFound(
+        "热点不存在或已过期", "No such hot issue (it may have cooled down)", details={"id": issue_id}
+    )
+
+
+@router.post("/reply-score")
+def reply_score(body: ReplyScoreIn, _: Principal = Depends(current_principal)) -> dict[str, Any]:
+    message = check_report_text(body.message)
+    try:
+        reply = check_report_text(body.reply)
+    except Invalid as e:
+        raise Invalid(
+            "答复内容不正确：" + e.message, "reply: " + e.message, details={"field": "reply"}
+        ) from None
+    if body.asked_at and body.replied_at and body.replied_at < body.asked_at:
+        raise Invalid(
+            "答复时间早于留言时间", "replied_at is before asked_at", details={"field": "replied_at"}
+        )
+    return score_reply(message, reply, body.asked_at, body.replied_at).as_dict()
+
+
+@warnings_router.get("")
+def warnings(
+    status: str | None = None,
+    source: str | None = None,
+    min_level: int = Query(1, ge=1, le=4),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    session: Session = Depends(get_session),
+    who: Principal = Depends(require_roles("leader", "dispatcher", "admin")),
+) -> dict[str, Any]:
+    rows, total = safety.list_warnings(
+        session,
+        status=status,
+        source=source,
+        area_code=who.area_code,
+        min_level=min_level,
+        limit=limit,
+        offset=offset,
+    )
+    return {"items": [safety.warning_dict(w) for w in rows], "total": total}
