@@ -31,7 +31,11 @@ def test_trie_regex_prefers_longest_name():
     import re
 
     pattern = re.compile(trie_regex(["大关", "大关小区", "大关路"]))
-    assert [m.group(0) for m in pattern.finditer("大关小区和大关路还有大关")] == ["大关小区", "大关路", "大关"]
+    assert [m.group(0) for m in pattern.finditer("大关小区和大关路还有大关")] == [
+        "大关小区",
+        "大关路",
+        "大关",
+    ]
 
 
 def test_street_and_community_resolve_to_the_community_of_that_street(index):

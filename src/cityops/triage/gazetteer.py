@@ -211,29 +211,22 @@ def load_seed() -> list[GazetteerRecord]:
 
 
 def _session_locator(session: Session) -> Locator | None:
-    """Wrap the areas capability's point lookup, when it is installed."""
+    """Wrap the areas capability's point → grid lookup, when it has grids to look in."""
     try:
         from cityops.areas import service as areas_service
-    except ImportError:
+
+        grid_index = areas_service.get_index(session)
+    except Exception:  # no areas capability or no grid polygons yet: names only
         return None
-    locate = getattr(areas_service, "locate", None)
-    if locate is None:
-        return None
-    bind = session.get_bind()
 
     def locator(lon: float, lat: float) -> tuple[str | None, str | None, str | None]:
-        # The index outlives the session it was built with, so each lookup opens its own.
-        with Session(bind) as s:
-            found = locate(s, lon, lat)
-        code = found if isinstance(found, str) or found is None else getattr(found, "code", None)
-        if code is None and isinstance(found, dict):
-            code = found.get("grid_code") or found.get("code")
-        if not code:
+        try:
+            found = areas_service.try_locate(grid_index, lon, lat)
+        except Exception:  # a malformed point from a hand-edited entry must not break extraction
             return None, None, None
-        code = str(code)
-        grid = code if len(code) >= 15 else None
-        community = code[:12] if len(code) >= 12 else None
-        return grid, community, code[:9] if len(code) >= 9 else None
+        if found is None:
+            return None, None, None
+        return found.grid_code, found.community_code, found.street_code
 
     return locator
 
