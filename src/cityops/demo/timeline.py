@@ -227,8 +227,9 @@ def _script(r: Report, ctx: Context, rng: random.Random) -> _Script:
     late = due < handled
     if late:
         _overdue(s, due, handler, escalate=rng.random() < 0.4, before=handled)
-    if rng.random() < 0.004:
-        at = min(handled, s.last + timedelta(hours=1)) if s.last else handled
+    if rng.random() < 0.01 and s.last is not None and handled - s.last > timedelta(hours=1):
+        # A leader presses a case that is taking a while (领导督办).
+        at = s.last + (handled - s.last) * rng.uniform(0.2, 0.6)
         note = rng.choice(texts.ESCALATE_NOTES)
         s.add(at, "escalate", SAME, actor=a["leader"], note=note, fields={"escalated": True},
               supervision=("manual", a["leader"].id, note))
