@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -33,7 +33,7 @@ ROUTERS = (
     "cityops.outbox.api:router",
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
-    "cityops.safety.api:router",
+    "cityops.triage.api:warnings_router",
 )
 
 
@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="cityops",
         version=__version__,
         description="城市运行一网统管、政务服务一网通办、亲清服务 / City operations in one network",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -98,9 +97,9 @@ def _add_health(app: FastAPI) -> None:
                 conn.execute(text("SELECT 1"))
             current = is_current(engine)
         except Exception as exc:  # readiness must answer, not raise
-            return ORJSONResponse({"status": "unavailable", "database": repr(exc)[:200]}, status_code=503)
+            return JSONResponse({"status": "unavailable", "database": repr(exc)[:200]}, status_code=503)
         if not current:
-            return ORJSONResponse(
+            return JSONResponse(
                 {"status": "unavailable", "database": "schema not migrated; run `cityops migrate`"},
                 status_code=503,
             )

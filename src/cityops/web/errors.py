@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
@@ -48,12 +48,12 @@ def _body(code: str, message: str, details: Any) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> ORJSONResponse:
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return ORJSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
+        return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -64,40 +64,40 @@ def install_error_handlers(app: FastAPI) -> None:
             })
         fields = "、".join(p["field"] or "请求体" for p in problems)
         message = f"请求内容有误：{fields} / Invalid request: check {', '.join(p['field'] or 'body' for p in problems)}"
-        return ORJSONResponse(_body("validation_failed", message, {"errors": problems}), status_code=422)
+        return JSONResponse(_body("validation_failed", message, {"errors": problems}), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> ORJSONResponse:
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", str(exc.detail)))
         if isinstance(exc.detail, str) and exc.status_code not in HTTP_MESSAGES:
             en = exc.detail
-        return ORJSONResponse(
+        return JSONResponse(
             _body(f"http_{exc.status_code}", f"{zh} / {en}", {}), status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_: Request, exc: IntegrityError) -> ORJSONResponse:
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
         # A constraint caught what validation missed (usually a concurrent duplicate); nothing was written.
         log.warning("integrity error: %s", exc.orig)
-        return ORJSONResponse(
+        return JSONResponse(
             _body("conflict", "数据冲突（可能是重复提交），未写入任何内容，请刷新后重试 / "
                   "The change conflicts with existing data (perhaps a duplicate); nothing was written", {}),
             status_code=409,
         )
 
     @app.exception_handler(OperationalError)
-    async def db_unavailable(_: Request, exc: OperationalError) -> ORJSONResponse:
+    async def db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
         log.error("database error: %s", exc.orig)
-        return ORJSONResponse(
+        return JSONResponse(
             _body("unavailable", "数据库暂时不可用，请稍后重试 / The database is unavailable; retry shortly", {}),
             status_code=503, headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return ORJSONResponse(
+        return JSONResponse(
             _body("internal_error", "服务器内部错误，已记录，请稍后重试 / Internal error; it has been logged",
                   {"request_id": getattr(request.state, "request_id", None)}),
             status_code=500,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:32:22.880715
+Create Date: 2026-11-26 06:42:33.252619
 """
 
 from __future__ import annotations
