@@ -8,17 +8,16 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from tests.conftest import BACKENDS, new_database
 
 from cityops.accounts import service as accounts
 from cityops.accounts.models import Department, User
-from cityops.all_models import load_all
 from cityops.areas import service as areas
 from cityops.cases import clock
 from cityops.cases.calendar import working_calendar
@@ -26,12 +25,11 @@ from cityops.cases.codes import next_code
 from cityops.cases.models import Case, CaseLog
 from cityops.catalog import service as catalog
 from cityops.config import Settings
-from cityops.db import make_engine, make_sessionmaker
+from cityops.db import make_sessionmaker
 from cityops.demo import departments as depts
 from cityops.demo.loader import load_demo
 from cityops.errors import Unauthorized
 from cityops.kit.workcal import LOCAL_TZ
-from cityops.migrate import upgrade
 
 NOW = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 N = 500
@@ -39,15 +37,13 @@ DEMO = Settings(demo_mode=True)
 CODE = re.compile(r"^GS(\d{8})-(\d{5})$")
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("demo") / "demo.db"
-    eng = make_engine(f"sqlite:///{path}")
-    upgrade(eng)
-    load_all().metadata.create_all(eng)  # tables a stale migration may not have yet
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A fresh migrated database per backend (SQLite; PostgreSQL too when configured)."""
+    eng, cleanup = new_database(request.param, tmp_path_factory.mktemp("demo"), "demo")
     yield eng
     areas.invalidate_index(eng)
-    eng.dispose()
+    cleanup()
 
 
 @pytest.fixture(scope="module")
