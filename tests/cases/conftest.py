@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -29,7 +31,7 @@ from sqlalchemy.pool import StaticPool
 from cityops.accounts.principal import Principal
 from cityops.all_models import load_all
 from cityops.areas.models import Area
-from cityops.cases import calendar, external
+from cityops.cases import calendar, codes, external
 from cityops.catalog import service as catalog
 from cityops.config import Settings
 from cityops.db import make_engine, make_sessionmaker
@@ -134,13 +136,25 @@ def _fresh_caches() -> Iterator[None]:
     calendar.invalidate()
 
 
+PG_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL")
+
+
 @pytest.fixture(scope="session")
-def _template() -> Iterator[tuple[Engine, sqlite3.Connection]]:
-    """One engine for the whole run plus a seeded snapshot of its database.
+def _template() -> Iterator[tuple[Engine, sqlite3.Connection | None]]:
+    """One engine for the whole run plus, on SQLite, a seeded snapshot of its database.
 
     Keeping the engine lets process-wide caches keyed by engine (the areas grid index) be
-    built once; each test gets a fresh copy of the snapshot (SQLite backup API, ~1 ms).
+    built once. On SQLite each test gets a fresh copy of the snapshot (backup API, ~1 ms); on
+    PostgreSQL (``CITYOPS_TEST_DATABASE_URL``) the tables are emptied and seeded again.
     """
+    if PG_URL:
+        engine = make_engine(PG_URL)
+        metadata = load_all().metadata
+        metadata.drop_all(engine)
+        metadata.create_all(engine)
+        yield engine, None
+        engine.dispose()
+        return
     engine = make_engine("sqlite://", poolclass=StaticPool)
     load_all().metadata.create_all(engine)
     with make_sessionmaker(engine)() as s:
@@ -154,10 +168,26 @@ def _template() -> Iterator[tuple[Engine, sqlite3.Connection]]:
     engine.dispose()
 
 
+def _reset_postgres(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in load_all().metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for (name,) in conn.execute(
+            text("SELECT sequencename FROM pg_sequences WHERE sequencename LIKE 'case_code_seq_%'")
+        ):
+            conn.execute(text(f"DROP SEQUENCE {name}"))
+    codes._known_sequences.clear()
+    with make_sessionmaker(engine)() as s:
+        seed(s)
+
+
 @pytest.fixture
-def engine(_template: tuple[Engine, sqlite3.Connection]) -> Engine:
-    """The test database, restored from the seeded snapshot."""
+def engine(_template: tuple[Engine, sqlite3.Connection | None]) -> Engine:
+    """The test database, restored from the seeded snapshot (or re-seeded on PostgreSQL)."""
     engine, snapshot = _template
+    if snapshot is None:
+        _reset_postgres(engine)
+        return engine
     raw = engine.raw_connection()
     snapshot.backup(raw.driver_connection)  # type: ignore[arg-type]
     raw.close()

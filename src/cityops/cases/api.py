@@ -46,9 +46,7 @@ def create_case(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> CaseOut:
     """Report a problem; a retry with the same Idempotency-Key returns the first case (200)."""
-    case, created = service.create_case_idempotent(
-        session, principal, body, idempotency_key=idempotency_key, request_id=_request_id(request)
-    )
+    case, created = service.create_case_idempotent(session, principal, body, idempotency_key=idempotency_key)
     if not created:
         response.status_code = 200
     return views.view_case(session, principal, case, request_id=_request_id(request))

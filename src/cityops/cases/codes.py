@@ -20,7 +20,6 @@ import threading
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -30,6 +29,11 @@ from cityops.kit.workcal import LOCAL_TZ
 
 CODE_RE = re.compile(r"^[A-Z]{1,8}\d{8}-\d{5,}$")
 
+# Built once: constructing an upsert per creation costs more than running it.
+_BUMP = text(
+    f"INSERT INTO {CaseCodeCounter.__tablename__} (day, last) VALUES (:day, 1) "
+    f"ON CONFLICT (day) DO UPDATE SET last = {CaseCodeCounter.__tablename__}.last + 1 RETURNING last"
+)
 _known_sequences: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 
@@ -72,11 +76,5 @@ def next_code(session: Session, now: datetime) -> str:
         _ensure_pg_sequence(session, name)
         number = int(session.execute(text(f"SELECT nextval('{name}')")).scalar_one())
     else:
-        stmt = (
-            sqlite_insert(CaseCodeCounter)
-            .values(day=day, last=1)
-            .on_conflict_do_update(index_elements=["day"], set_={"last": CaseCodeCounter.last + 1})
-            .returning(CaseCodeCounter.last)
-        )
-        number = int(session.execute(stmt).scalar_one())
+        number = int(session.execute(_BUMP, {"day": day}).scalar_one())
     return format_code(prefix, day, number)
