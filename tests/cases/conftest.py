@@ -58,9 +58,9 @@ COVER = "LOC-COVER"  # emergency, 2 h — water department SW
 NORESP = "LOC-NORESP"  # working days, 1 — nobody is responsible
 
 
-def sh(*args: int) -> datetime:
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A Shanghai local instant as aware UTC."""
-    return datetime(*args, tzinfo=SH).astimezone(UTC)
+    return datetime(year, month, day, hour, minute, tzinfo=SH).astimezone(UTC)
 
 
 def _square(x: float, y: float, size: float = 0.01) -> str:

@@ -21,7 +21,7 @@ MakePrincipal = Callable[..., Principal]
 
 
 def act(session: Session, who: Principal, case: Case, action: str, **body: object) -> Case:
-    return service.perform_action(session, who, case.id, action, ActionInput(**body))  # type: ignore[arg-type]
+    return service.perform_action(session, who, case.id, action, ActionInput(**body))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ MakePrincipal = Callable[..., Principal]
 def new_case(
     session: Session, who: Principal, point: tuple[float, float] = IN_B, category: str = GARBAGE, **kw: object
 ) -> Case:
-    data = CaseCreate(description="路边有一堆垃圾", lon=point[0], lat=point[1], category_code=category, **kw)  # type: ignore[arg-type]
+    data = CaseCreate(description="路边有一堆垃圾", lon=point[0], lat=point[1], category_code=category, **kw)
     return service.create_case(session, who, data)
 
 

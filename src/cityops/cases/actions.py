@@ -49,7 +49,7 @@ DISPATCHERS = ["role:dispatcher"]
 
 def _check_department(a: Act, code: str, field_name: str) -> str:
     row = external.department(a.session, code)
-    if row is None or not getattr(row, "active", True):
+    if row is None or not row["active"]:
         raise Invalid(
             f"未知或已停用的部门：{code}",
             f"unknown or inactive department {code!r}",

@@ -20,6 +20,7 @@ import threading
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -57,7 +58,7 @@ def _ensure_pg_sequence(session: Session, name: str) -> None:
             return
         # Outside the request's transaction so that a rollback does not drop the sequence and
         # concurrent creators do not wait on each other's DDL locks.
-        engine = getattr(bind, "engine", bind)
+        engine = bind.engine if isinstance(bind, Connection) else bind
         # Two processes may race on IF NOT EXISTS; then the other one created it.
         with (
             engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,

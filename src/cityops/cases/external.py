@@ -38,7 +38,7 @@ def _cached(session: Session, key: tuple[Any, ...], load: Callable[[], T]) -> T:
     hit = _cache.get(full)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]  # type: ignore[no-any-return,unused-ignore]
     value = load()
     if len(_cache) > 10_000:
         _cache.clear()
@@ -84,7 +84,7 @@ def time_limit_for(session: Session, category_code: str, grade: str | None) -> t
     return _cached(
         session,
         ("limit", category_code, grade),
-        lambda: tuple(_mod("cityops.catalog.service").time_limit_for(session, category_code, grade)),  # type: ignore[arg-type]
+        lambda: tuple(_mod("cityops.catalog.service").time_limit_for(session, category_code, grade)),
     )
 
 
@@ -101,24 +101,23 @@ def responsible_department(session: Session, category_code: str, area_codes: Seq
 # -- accounts ----------------------------------------------------------------------------------
 
 
-def department(session: Session, code: str) -> Any | None:
-    """The Department row or None; cached."""
+def department(session: Session, code: str) -> dict[str, Any] | None:
+    """``{"code", "name", "active"}`` of a department, or None; cached."""
     from cityops.accounts.models import Department
 
-    def load() -> Any | None:
+    def load() -> dict[str, Any] | None:
         row = session.get(Department, code)
-        if row is not None:
-            session.expunge(row)  # cached across sessions, so detach it
-        return row
+        return None if row is None else {"code": row.code, "name": row.name, "active": row.active}
 
     return _cached(session, ("dept", code), load)
 
 
 def department_name(session: Session, code: str | None) -> str | None:
+    """The department's name, or its code when it is unknown."""
     if code is None:
         return None
     row = department(session, code)
-    return row.name if row is not None else code
+    return str(row["name"]) if row is not None else code
 
 
 def audit(

@@ -72,7 +72,7 @@ def insert_first(
     extra ORM row per creation halves the creation rate. Every later transition is audited.
     """
     session.execute(
-        insert(CaseLog.__table__),
+        insert(CaseLog.metadata.tables[CaseLog.__tablename__]),
         {
             "case_id": case.id,
             "seq": 1,

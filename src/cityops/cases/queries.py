@@ -13,6 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -126,7 +127,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
-def _filtered(stmt: Select[tuple[Case]], f: CaseFilters) -> Select[tuple[Case]]:
+def _filtered(stmt: Select[Any], f: CaseFilters) -> Select[Any]:
     if f.state:
         states = [s for s in f.state.split(",") if s]
         stmt = stmt.where(Case.state.in_(states))
@@ -166,6 +167,8 @@ def list_cases(
     if cursor:
         at, ident = decode_cursor(cursor)
         stmt = stmt.where(or_(Case.created_at < at, and_(Case.created_at == at, Case.id < ident)))
-    rows = list(session.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)))
+    rows: list[Case] = list(
+        session.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
+    )
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -160,15 +160,16 @@ def _insert(
         if getattr(case, name) is None:
             setattr(case, name, value)
     case.last_seq = 1
-    session.execute(insert(Case.__table__), {c.key: getattr(case, c.key) for c in _CASE_COLUMNS})
+    session.execute(insert(CASES), {c.key: getattr(case, c.key) for c in _CASE_COLUMNS})
     journal.insert_first(session, case, principal, "create", "reported", at=now, data=details)
     make_transient_to_detached(case)
     session.add(case)
 
 
-_CASE_COLUMNS = tuple(Case.__table__.columns)
+CASES = Case.metadata.tables[Case.__tablename__]  # the Core table, typed as such
+_CASE_COLUMNS = tuple(CASES.columns)
 _CASE_DEFAULTS: dict[str, Any] = {
-    c.key: c.default.arg  # type: ignore[union-attr]
+    c.key: c.default.arg  # type: ignore[attr-defined,union-attr,unused-ignore]
     for c in _CASE_COLUMNS
     if c.default is not None and c.default.is_scalar
 }

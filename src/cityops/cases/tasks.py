@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import SYSTEM
@@ -27,7 +27,7 @@ BATCH = 1000
 MAX_BATCHES = 100  # at most 100k marks per run; the next run picks up the rest
 
 
-def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict[str, Any]) -> list[Row[Any]]:
+def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict[str, Any]) -> list[Any]:
     sub = select(Case.id).where(cond).order_by(order).limit(BATCH)
     if session.get_bind().dialect.name == "postgresql":
         sub = sub.with_for_update(skip_locked=True)
@@ -41,7 +41,7 @@ def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict
     return list(session.execute(stmt).all())
 
 
-def _record(session: Session, rows: list[Row[Any]], kind: str, now: datetime) -> None:
+def _record(session: Session, rows: list[Any], kind: str, now: datetime) -> None:
     """Log rows, supervision items, audit records and notifications for one claimed batch."""
     session.execute(
         insert(CaseLog),
