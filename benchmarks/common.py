@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
 from cityops.db import make_engine
 from cityops.migrate import upgrade
