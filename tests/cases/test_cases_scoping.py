@@ -117,7 +117,13 @@ def test_masking_and_audit_of_personal_data(
     assert body["reporter_name"] != "张三丰" and "5678" in body["reporter_phone"]
     assert "1381234" not in body["reporter_phone"]
     dispatcher = make_principal("dispatcher")
-    body = client.get(f"/api/v1/cases/{cover.id}", headers=as_header(dispatcher)).json()
+    # masked by default, even for a role that may see it: a plain read writes nothing
+    plain = client.get(f"/api/v1/cases/{cover.id}", headers=as_header(dispatcher)).json()
+    assert plain["reporter_name"] != "张三丰" and "1381234" not in plain["reporter_phone"]
+    # the handler may not unmask at all
+    still = client.get(f"/api/v1/cases/{cover.id}?reveal=true", headers=as_header(handler)).json()
+    assert still["reporter_name"] != "张三丰"
+    body = client.get(f"/api/v1/cases/{cover.id}?reveal=true", headers=as_header(dispatcher)).json()
     assert body["reporter_name"] == "张三丰" and body["reporter_phone"] == "13812345678"
     session.expire_all()
     reads = session.scalars(
@@ -126,7 +132,7 @@ def test_masking_and_audit_of_personal_data(
         )
     ).all()
     assert len(reads) == 1 and reads[0].subject_id == str(cover.id)
-    listed = client.get("/api/v1/cases", headers=as_header(dispatcher)).json()["items"]
+    listed = client.get("/api/v1/cases?reveal=true", headers=as_header(dispatcher)).json()["items"]
     assert listed[0]["reporter_phone"] == "13812345678"
     session.expire_all()
     assert (

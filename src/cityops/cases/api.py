@@ -30,6 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 SessionDep = Annotated[Session, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
+REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"
 
 
 def _request_id(request: Request) -> str | None:
@@ -68,6 +69,7 @@ def list_cases(
     created_to: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
 ) -> CasePage:
     """Visible cases, newest first, with an opaque cursor for the next page."""
     filters = CaseFilters(
@@ -83,16 +85,22 @@ def list_cases(
     )
     rows, next_cursor = service.list_cases(session, principal, filters, cursor=cursor, limit=limit)
     return CasePage(
-        items=views.view_cases(session, principal, rows, request_id=_request_id(request)),
+        items=views.view_cases(session, principal, rows, request_id=_request_id(request), reveal=reveal),
         next_cursor=next_cursor,
     )
 
 
 @router.get("/cases/{ref}", response_model=CaseOut)
-def get_case(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> CaseOut:
+def get_case(
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
+) -> CaseOut:
     """One case by id or code."""
     case = service.get_case(session, principal, ref)
-    return views.view_case(session, principal, case, request_id=_request_id(request))
+    return views.view_case(session, principal, case, request_id=_request_id(request), reveal=reveal)
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])

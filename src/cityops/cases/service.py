@@ -159,6 +159,12 @@ def _insert(
     for name, value in _CASE_DEFAULTS.items():
         if getattr(case, name) is None:
             setattr(case, name, value)
+    # Columns never set would be "unloaded" on the detached object and reloaded by a SELECT
+    # on first access; the insert writes NULL for them, so say so on the object too.
+    loaded = case.__dict__
+    for column in _CASE_COLUMNS:
+        if column.key not in loaded:
+            setattr(case, column.key, None)
     case.last_seq = 1
     session.execute(insert(CASES), {c.key: getattr(case, c.key) for c in _CASE_COLUMNS})
     journal.insert_first(session, case, principal, "create", "reported", at=now, data=details)

@@ -1,7 +1,9 @@
-"""Turning case rows into response shapes, with personal data masked unless the role needs it.
+"""Turning case rows into response shapes, with personal data masked unless asked for.
 
-Every response that carries an unmasked reporter name or phone writes one audit record, so
-reads of personal data can be traced to a person and a request.
+Reporter name and phone are masked by default. Staff whose role needs them (operators,
+dispatchers, admins) may ask for them in clear with ``?reveal=true``; every such response writes
+one audit record, so reads of personal data can be traced to a person and a request. Masking by
+default keeps ordinary reads free of writes and shows contact details only when someone needs them.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ def case_out(
     name, phone = case.reporter_name, case.reporter_phone
     if not reveal:
         name, phone = external.mask_name(name), external.mask_phone(phone)
+    # Tasks exist only from dispatch on; skipping the query before that keeps creation lean.
     tasks = (
         [_task_out(session, t) for t in tasks_of(session, case.id) if t.state != "cancelled"]
-        if with_tasks
+        if with_tasks and case.dispatched_at is not None
         else []
     )
     return CaseOut(
@@ -92,18 +95,18 @@ def case_out(
     )
 
 
-def _reveal(principal: Principal, case: Case) -> bool:
-    # A citizen sees their own contact details; staff only when their role needs them.
+def _reveal(principal: Principal, case: Case, requested: bool) -> bool:
+    # A citizen sees their own contact details; staff only on request and when their role needs them.
     if principal.role == "citizen" and case.reporter_user_id == principal.id:
         return True
-    return external.reveal_allowed(principal)
+    return requested and external.reveal_allowed(principal)
 
 
 def view_case(
-    session: Session, principal: Principal, case: Case, *, request_id: str | None = None
+    session: Session, principal: Principal, case: Case, *, request_id: str | None = None, reveal: bool = False
 ) -> CaseOut:
     """The response for one case; audits a read of unmasked personal data by staff."""
-    reveal = _reveal(principal, case)
+    reveal = _reveal(principal, case, reveal)
     if reveal and _has_personal(case) and principal.role != "citizen":
         external.audit(
             session,
@@ -117,16 +120,17 @@ def view_case(
 
 
 def view_cases(
-    session: Session, principal: Principal, cases: Sequence[Case], *, request_id: str | None = None
+    session: Session, principal: Principal, cases: Sequence[Case], *, request_id: str | None = None,
+    reveal: bool = False,
 ) -> list[CaseOut]:
     """A list page (without tasks); one audit record names every case shown unmasked."""
     out: list[CaseOut] = []
     revealed: list[str] = []
     for case in cases:
-        reveal = _reveal(principal, case)
-        if reveal and _has_personal(case) and principal.role != "citizen":
+        shown = _reveal(principal, case, reveal)
+        if shown and _has_personal(case) and principal.role != "citizen":
             revealed.append(case.code)
-        out.append(case_out(session, principal, case, reveal=reveal, with_tasks=False))
+        out.append(case_out(session, principal, case, reveal=shown, with_tasks=False))
     if revealed:
         external.audit(
             session,
