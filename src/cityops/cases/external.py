@@ -89,13 +89,22 @@ def time_limit_for(session: Session, category_code: str, grade: str | None) -> t
 
 
 def responsible_department(session: Session, category_code: str, area_codes: Sequence[str]) -> str:
-    """The department responsible for a category in the most specific area; cached."""
+    """The department responsible for a category in the most specific area; cached.
+
+    The cache holds the category's whole area → department map (a few dozen rows), so every
+    grid of the district is answered from memory after the first case of that category.
+    """
     codes = tuple(c for c in area_codes if c)
-    return _cached(
-        session,
-        ("resp", category_code, codes),
-        lambda: _mod("cityops.catalog.service").responsible_department(session, category_code, codes),
-    )
+    by_area = _cached(session, ("resp-map", category_code), lambda: _responsibility_map(session, category_code))
+    for area in codes:
+        if area in by_area:
+            return by_area[area]
+    # Not in the map: let the catalog raise its own precise error (unknown category / no row).
+    return str(_mod("cityops.catalog.service").responsible_department(session, category_code, codes))
+
+
+def _responsibility_map(session: Session, category_code: str) -> dict[str, str]:
+    return dict(_mod("cityops.catalog.service").responsibility_map(session, category_code))
 
 
 # -- accounts ----------------------------------------------------------------------------------

@@ -57,6 +57,16 @@ def responsible_department(session: Session, category_code: str, area_codes: Seq
     )
 
 
+def responsibility_map(session: Session, category_code: str) -> dict[str, str]:
+    """Every area → department row of one category (callers cache it to route from memory)."""
+    rows = session.execute(
+        select(Responsibility.area_code, Responsibility.department_code).where(
+            Responsibility.category_code == category_code
+        )
+    ).all()
+    return {str(r.area_code): str(r.department_code) for r in rows}
+
+
 def list_responsibilities(
     session: Session,
     *,

@@ -25,6 +25,7 @@ from cityops.catalog.responsibility import (
     check_responsibility_rows,
     delete_responsibility,
     list_responsibilities,
+    responsibility_map,
     responsible_department,
     upsert_responsibilities,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "list_responsibilities",
     "load_directory",
     "load_directory_entries",
+    "responsibility_map",
     "responsible_department",
     "set_time_limits",
     "time_limit_for",
