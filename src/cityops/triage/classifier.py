@@ -135,7 +135,9 @@ class TextClassifier:
         opts = options or TrainOptions()
         names = tuple(fields) if fields else ("text",)
         if len(texts) != len(labels):
-            raise Invalid("文本与标签数量不一致", "texts and labels differ in length", code="bad_training_data")
+            raise Invalid(
+                "文本与标签数量不一致", "texts and labels differ in length", code="bad_training_data"
+            )
         data = cls._collect(texts, labels, corrections, names, opts)
         records, y_text, weight = data
         classes = sorted(set(y_text))
@@ -171,8 +173,14 @@ class TextClassifier:
             "class_counts": {c: int(n) for c, n in zip(classes, np.bincount(y), strict=True)},
         }
         return cls(
-            labels=classes, fields=names, config=opts.features, idf=idf, weights=weights,
-            intercept=b0, temperature=temperature, info=info,
+            labels=classes,
+            fields=names,
+            config=opts.features,
+            idf=idf,
+            weights=weights,
+            intercept=b0,
+            temperature=temperature,
+            info=info,
         )
 
     @staticmethod
@@ -193,13 +201,18 @@ class TextClassifier:
                 continue
             rows.setdefault(key, (rec, label, 1.0))  # first label wins for repeated texts
         corr = list(corrections)
-        for rec, label in zip(as_records([t for t, _ in corr], len(names)), [lab for _, lab in corr], strict=True):
+        for rec, label in zip(
+            as_records([t for t, _ in corr], len(names)), [lab for _, lab in corr], strict=True
+        ):
             key = _record_key(rec, opts.features.max_chars)
             if label and any(key):
                 rows[key] = (rec, str(label).strip(), opts.correction_weight)
         if not rows:
-            raise Invalid("没有可用的训练数据（文本或标签为空）", "no usable training rows (empty text or label)",
-                          code="no_training_data")
+            raise Invalid(
+                "没有可用的训练数据（文本或标签为空）",
+                "no usable training rows (empty text or label)",
+                code="no_training_data",
+            )
         values = list(rows.values())
         return [v[0] for v in values], [v[1] for v in values], np.array([v[2] for v in values])
 
@@ -316,11 +329,17 @@ class TextClassifier:
                 idf.append(full_idf)
                 weights.append(w)
             model = cls(
-                labels=labels, fields=fields, config=cfg, idf=idf, weights=weights,
-                intercept=arrays["intercept"], temperature=float(header["temperature"]),
+                labels=labels,
+                fields=fields,
+                config=cfg,
+                idf=idf,
+                weights=weights,
+                intercept=arrays["intercept"],
+                temperature=float(header["temperature"]),
                 info=dict(header.get("info", {}), library_versions=header.get("library_versions", {})),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise Invalid(f"模型文件 {path} 内容不完整", f"model file {path} is incomplete ({exc})",
-                          code="bad_model") from None
+            raise Invalid(
+                f"模型文件 {path} 内容不完整", f"model file {path} is incomplete ({exc})", code="bad_model"
+            ) from None
         return model

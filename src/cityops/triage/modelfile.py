@@ -70,7 +70,7 @@ def write(path: str | os.PathLike[str], header: dict[str, Any], arrays: dict[str
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, header=payload, **arrays)
+            np.savez_compressed(fh, header=payload, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -91,7 +91,9 @@ def read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nda
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise _bad(source, "不是有效的分类模型（无法读取）", f"is not a valid classifier model ({exc})") from None
+        raise _bad(
+            source, "不是有效的分类模型（无法读取）", f"is not a valid classifier model ({exc})"
+        ) from None
     if "header" not in arrays:
         raise _bad(source, "缺少文件头，不是分类模型", "has no header: not a classifier model")
     try:

@@ -168,7 +168,9 @@ def field_values(table: Table, text_columns: Sequence[str], *, require_all: bool
     return [[(row.get(c) or "") if c else "" for c in resolved] for row in table.rows]
 
 
-def write_csv_atomic(path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def write_csv_atomic(
+    path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
     """Write a UTF-8 (BOM, so Excel opens it right) CSV via a temp file + rename: never half-written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
