@@ -76,7 +76,8 @@ async def lifecycles(base: str, tokens: dict[str, str], points: list, n: int, co
                     tok = handler if role == "handler" else tokens[role]
                     r = await client.post(f"/api/v1/cases/{case['id']}/{action}", json=body,
                                           headers={"Authorization": f"Bearer {tok}"})
-                    r.raise_for_status()
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{action} answered {r.status_code}: {r.text}")
 
         start = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))

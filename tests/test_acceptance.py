@@ -127,3 +127,34 @@ def test_the_whole_journey(client: TestClient, world: tuple[Engine, Settings]) -
     public = client.get(f"/api/v1/public/cases/{case['code']}")
     assert public.status_code == 200
     assert "13800001234" not in public.text and "王先生" not in public.text
+
+
+def test_a_failed_commit_is_never_reported_as_created(
+    client: TestClient, world: tuple[Engine, Settings]
+) -> None:
+    """The commit happens before the response: if it fails, the client hears so and can retry."""
+    from sqlalchemy import event, func
+    from sqlalchemy.exc import OperationalError
+
+    from cityops.cases.models import Case
+
+    engine, _ = world
+    dispatcher = _auth(client, "dispatcher")
+    lon, lat = _point_in_street(engine, GONGCHENQIAO)
+    factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        before = session.scalar(select(func.count()).select_from(Case))
+
+    def disk_full(session: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+
+    event.listen(factory, "before_commit", disk_full)
+    try:
+        response = client.post("/api/v1/cases", headers=dispatcher, json={
+            "description": "井盖缺失", "lon": lon, "lat": lat, "category_code": GARBAGE})
+    finally:
+        event.remove(factory, "before_commit", disk_full)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == before

@@ -81,7 +81,7 @@ def _to_out(user: User, name: str, phone: str | None, *, masked: bool) -> UserOu
 @router.post("/auth/token", response_model=TokenOut, summary="Get a bearer token (OAuth2 password)")
 def issue_token(
     form: OAuth2PasswordRequestForm = Depends(),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> TokenOut:
     user = service.authenticate(session, form.username, form.password, settings)
@@ -97,7 +97,7 @@ def issue_token(
 def login(
     form: OAuth2PasswordRequestForm = Depends(),
     next_url: str | None = Form(default=None, alias="next"),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> Response:
     """Set the HttpOnly ``cityops_session`` cookie; redirect (303) to ``next`` when given.
@@ -138,7 +138,7 @@ def logout() -> Response:
 
 
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
-def me(principal: Principal = Depends(current_principal), session: Session = Depends(get_session)) -> UserOut:
+def me(principal: Principal = Depends(current_principal), session: Session = Depends(get_session, scope="function")) -> UserOut:
     user = service.get_user(session, principal.id)
     # One's own name and phone are not someone else's personal data: unmasked, not audited.
     return _to_out(user, user.display_name, user.phone, masked=False)
@@ -161,7 +161,7 @@ def list_users(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> UserPage:
     users, total = service.list_users(
         session,
@@ -183,7 +183,7 @@ def create_user(
     body: UserCreate,
     request: Request,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.create_user(session, **body.model_dump(), actor=principal, request_id=_request_id(request))
     return _user_out(session, principal, user, reveal=False, request_id=None)
@@ -195,7 +195,7 @@ def get_user(
     request: Request,
     reveal: bool = Query(default=False, description="show name and phone unmasked (audited)"),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return _user_out(session, principal, user, reveal=reveal, request_id=_request_id(request))
@@ -207,7 +207,7 @@ def update_user(
     body: UserUpdate,
     request: Request,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.update_user(
         session,
@@ -233,7 +233,7 @@ def list_audit(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0),
     _principal: Principal = Depends(require_roles("admin", "leader")),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
     events, total = audit.list_events(
         session,

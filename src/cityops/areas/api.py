@@ -24,7 +24,7 @@ def list_areas(
     parent_code: str | None = Query(None, description="只列出该区域的下级 / children of this area"),
     limit: int = Query(2000, ge=1, le=5000),
     offset: int = Query(0, ge=0),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> list[AreaOut]:
     areas = service.list_areas(session, level=level, parent_code=parent_code, limit=limit, offset=offset)
     return [AreaOut.of(a) for a in areas]
@@ -37,7 +37,7 @@ def locate(
     lon: str = Query(..., description="经度 / longitude", examples=["120.1348"]),
     lat: str = Query(..., description="纬度 / latitude", examples=["30.3208"]),
     crs: str = Query("wgs84", description="wgs84 | gcj02"),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> LocationOut:
     return LocationOut.of(service.locate(session, lon, lat, crs=crs))
 
@@ -46,13 +46,13 @@ def locate(
 def get_area(
     code: str,
     geometry: bool = Query(False, description="附带 GeoJSON 几何 / include the polygon"),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> AreaOut:
     return AreaOut.of(service.get_area(session, code), geometry=geometry)
 
 
 @router.get("/{code}/children", response_model=list[AreaOut], summary="下级区域 / Children")
-def children(code: str, session: Session = Depends(get_session)) -> list[AreaOut]:
+def children(code: str, session: Session = Depends(get_session, scope="function")) -> list[AreaOut]:
     return [AreaOut.of(a) for a in service.children(session, code)]
 
 
@@ -65,7 +65,7 @@ def import_areas(
     name_property: str = Query("name"),
     parent_code_property: str = Query("parent_code"),
     grade_property: str = Query("grade"),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _admin: Principal = Depends(admin_only),
 ) -> ImportResultOut:
     result = service.import_geojson(

@@ -38,7 +38,7 @@ def get_storage(request: Request) -> Storage:
 async def upload(
     request: Request,
     file: UploadFile,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> object:
@@ -54,7 +54,7 @@ async def upload(
 @router.get("/{attachment_id}")
 def download(
     attachment_id: uuid.UUID,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> Response:

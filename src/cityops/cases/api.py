@@ -27,7 +27,7 @@ from cityops.web.deps import current_principal, get_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
 REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"

@@ -25,7 +25,7 @@ from cityops.kit.workcal import LOCAL_TZ
 from cityops.web.deps import get_session
 
 router = APIRouter(tags=["cases-public"])
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

@@ -38,7 +38,7 @@ router_departments = APIRouter(prefix="/api/v1/departments", tags=["departments"
 
 READ = [Depends(current_principal)]
 ADMIN = [Depends(require_roles("admin"))]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -33,7 +33,7 @@ class MarkRead(BaseModel):
 def my_notifications(
     unread_only: bool = False,
     limit: int = 50,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
 ) -> list[Any]:
     return list(service.list_notifications(session, principal, unread_only=unread_only, limit=min(limit, 200)))
@@ -41,6 +41,6 @@ def my_notifications(
 
 @router.post("/read")
 def mark_read(
-    body: MarkRead, session: Session = Depends(get_session), principal: Principal = Depends(current_principal)
+    body: MarkRead, session: Session = Depends(get_session, scope="function"), principal: Principal = Depends(current_principal)
 ) -> dict[str, int]:
     return {"marked": service.mark_read(session, principal, body.ids)}

@@ -60,7 +60,7 @@ class ReplyScoreIn(BaseModel):
 @router.post("/route")
 def route(
     body: RouteIn,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles(*OPERATORS, "inspector")),
 ) -> dict[str, Any]:
     if (body.lon is None) != (body.lat is None):
@@ -83,7 +83,7 @@ def _queue_dict(item: Any) -> dict[str, Any]:
 @router.get("/queue")
 def queue(
     limit: int = Query(50, ge=1, le=500),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles(*OPERATORS)),
 ) -> list[dict[str, Any]]:
     return [_queue_dict(i) for i in service.list_queue(session, limit=limit)]
@@ -93,7 +93,7 @@ def queue(
 def resolve(
     item_id: uuid.UUID,
     body: ResolveIn,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     who: Principal = Depends(require_roles(*OPERATORS)),
 ) -> dict[str, Any]:
     return _queue_dict(service.resolve_queue_item(session, item_id, body.category_code, who.id))
@@ -103,7 +103,7 @@ def resolve(
 def accurate_dispatch(
     since: datetime | None = None,
     until: datetime | None = None,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
 ) -> list[dict[str, Any]]:
     until = until or datetime.now(UTC)
@@ -115,7 +115,7 @@ def accurate_dispatch(
 
 @router.get("/thresholds/{category_code}")
 def get_threshold(
-    category_code: str, session: Session = Depends(get_session), _: Principal = Depends(current_principal)
+    category_code: str, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(current_principal)
 ) -> dict[str, Any]:
     return {"category_code": category_code, "threshold": service.get_threshold(session, category_code)}
 
@@ -124,7 +124,7 @@ def get_threshold(
 def put_threshold(
     category_code: str,
     body: ThresholdIn,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("admin")),
 ) -> dict[str, Any]:
     row = service.set_threshold(session, category_code, body.threshold)
@@ -133,7 +133,7 @@ def put_threshold(
 
 @router.get("/gazetteer")
 def gazetteer_list(
-    session: Session = Depends(get_session), _: Principal = Depends(current_principal)
+    session: Session = Depends(get_session, scope="function"), _: Principal = Depends(current_principal)
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -150,7 +150,7 @@ def gazetteer_list(
 
 @router.post("/gazetteer", status_code=201)
 def gazetteer_add(
-    body: GazetteerIn, session: Session = Depends(get_session), _: Principal = Depends(require_roles("admin"))
+    body: GazetteerIn, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(require_roles("admin"))
 ) -> dict[str, Any]:
     row = service.add_gazetteer_entry(session, **body.model_dump())
     return {"id": str(row.id), "name": row.name, "kind": row.kind, "area_code": row.area_code}
@@ -213,7 +213,7 @@ def _hot_dict(h: HotIssue, members: bool = False) -> dict[str, Any]:
 def hot_issues(
     days: int = Query(7, ge=1, le=90),
     limit: int = Query(10, ge=1, le=100),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> list[dict[str, Any]]:
     return [_hot_dict(h) for h in _hot(session, days)[:limit]]
@@ -223,7 +223,7 @@ def hot_issues(
 def hot_issue(
     issue_id: str,
     days: int = Query(7, ge=1, le=90),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> dict[str, Any]:
     for h in _hot(session, days):
@@ -257,7 +257,7 @@ def warnings(
     min_level: int = Query(1, ge=1, le=4),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     who: Principal = Depends(require_roles("leader", "dispatcher", "admin")),
 ) -> dict[str, Any]:
     rows, total = safety.list_warnings(

@@ -1,12 +1,16 @@
 """FastAPI dependencies shared by every capability's api.py.
 
 ``get_session`` gives one transaction per request: it commits after the handler returns and
-rolls back on any error, so a failed request never half-writes anything.
+rolls back on any error, so a failed request never half-writes anything. It must be used with
+``scope="function"`` (as ``SessionDep`` does): FastAPI's default scope would run the commit after
+the response has been sent, so a client could be told "201 Created" for a report whose commit
+then failed, or read its own change before it is visible.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -33,6 +37,10 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+# The one way handlers should ask for a session (commit before the response is sent).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
 def _bearer_or_cookie(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -41,7 +49,7 @@ def _bearer_or_cookie(request: Request) -> str | None:
 
 
 def optional_principal(
-    request: Request, session: Session = Depends(get_session)
+    request: Request, session: Session = Depends(get_session, scope="function")
 ) -> Principal | None:
     """The caller if a valid token or session cookie came with the request."""
     from cityops.accounts import service as accounts
