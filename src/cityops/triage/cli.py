@@ -20,8 +20,9 @@ app = typer.Typer(
     help="文本分类（分拨）：训练、预测、评估 / Triage text classifier: train, predict, evaluate.",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: messages stay on one line in logs and pipes instead of being cut at 80 columns.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

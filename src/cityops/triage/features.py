@@ -43,7 +43,7 @@ class FeatureConfig:
 
     ngram_min: int = 1
     ngram_max: int = 3
-    bits: int = 20
+    bits: int = 18
     #: Per-field character limit. Long texts are truncated: the topic shows in the first
     #: paragraphs, and a pasted 100k-character document must not stall a batch.
     max_chars: int = 3000

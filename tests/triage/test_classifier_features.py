@@ -1,0 +1,49 @@
+"""The hashed n-gram featurizer: deterministic, case/width folding, empty and long texts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cityops.triage.features import FeatureConfig, Featurizer, hashed_counts, normalize_text, tfidf
+
+CFG = FeatureConfig(bits=12)
+
+
+def test_counts_are_deterministic_and_per_document() -> None:
+    a = hashed_counts(["小区噪音", "小区噪音", "道路积水"], CFG, salt=0)
+    assert a.shape == (3, 1 << 12)
+    assert (a[0] != a[1]).nnz == 0
+    assert (a[0] != a[2]).nnz > 0
+    # Each text owns its 2 leading NUL pads + 4 characters = 6 start positions, for n = 1, 2, 3.
+    assert a[0].sum() == 18
+
+
+def test_empty_text_gives_empty_row() -> None:
+    counts = hashed_counts(["", "路灯不亮", ""], CFG, salt=0)
+    assert counts[0].nnz == 0 and counts[2].nnz == 0 and counts[1].nnz > 0
+
+
+def test_full_width_and_case_fold_to_the_same_features() -> None:
+    a = hashed_counts(["ＡＢＣ１２３"], CFG, salt=0)
+    b = hashed_counts(["abc123"], CFG, salt=0)
+    assert (a != b).nnz == 0
+
+
+def test_whitespace_collapsed_and_long_text_truncated() -> None:
+    assert normalize_text("  投诉\n\t\t物业\u3000收费 ", 100) == "投诉 物业 收费"
+    assert len(normalize_text("字" * 100_000, 3000)) == 3000
+    assert normalize_text(None, 10) == ""
+
+
+def test_tfidf_rows_unit_norm_and_empty_rows_zero() -> None:
+    counts = hashed_counts(["垃圾清运不及时 垃圾", ""], CFG, salt=0)
+    x = tfidf(counts, np.ones(1 << 12, dtype=np.float32))
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+    assert np.isclose(norms[0], 1.0) and norms[1] == 0
+
+
+def test_all_fields_block_is_sum_of_field_blocks() -> None:
+    feat = Featurizer(CFG, n_fields=2)
+    s, d, both = feat.counts([["路灯不亮", "晚上很黑"], ["", "晚上很黑"]])
+    assert (both - (s + d)).nnz == 0
+    assert s[1].nnz == 0
