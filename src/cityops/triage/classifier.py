@@ -35,7 +35,7 @@ class TrainOptions:
     """Knobs of ``TextClassifier.train``; defaults are the tuned values (docs/triage-classifier.md)."""
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    C: float = 0.5
+    C: float = 0.3
     #: Weight of a dispatcher's correction relative to an ordinary history row.
     correction_weight: float = 3.0
     #: Folds for the out-of-fold scores that fit the probability temperature (0 = no calibration).
