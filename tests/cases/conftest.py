@@ -11,6 +11,9 @@ needed per test.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import itertools
 import json
 import os
@@ -240,6 +243,7 @@ def as_header(principal: Principal) -> dict[str, str]:
 
 def build_app(factory: sessionmaker[Session]) -> FastAPI:
     """The cases routers wired like the real app factory does, with a test sign-in."""
+    from cityops.attachments.api import router as attachments_router
     from cityops.cases.api import router
     from cityops.cases.public import router as public_router
 
@@ -247,8 +251,9 @@ def build_app(factory: sessionmaker[Session]) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(public_router)
+    app.include_router(attachments_router)
     app.state.sessionmaker = factory
-    app.state.settings = Settings()
+    app.state.settings = Settings(storage_dir=Path(tempfile.mkdtemp(prefix="cityops-cases-files-")))
 
     def principal_from_header(request: Request) -> Principal | None:
         key = request.headers.get("x-test-principal")

@@ -118,10 +118,22 @@ def test_create_needs_sign_in_and_a_reporting_role(client: TestClient, make_prin
     assert client.post("/api/v1/cases", json=body(), headers=handler).status_code == 403
 
 
+def _upload_photo(client: TestClient, who: dict[str, str]) -> str:
+    response = client.post(
+        "/api/v1/attachments", headers=who, files={"file": ("after.jpg", b"\xff\xd8\xff\xe0tiny-jpg", "image/jpeg")}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 def test_full_flow_over_http(
     client: TestClient, make_principal: MakePrincipal, citizen: dict[str, str]
 ) -> None:
     case = client.post("/api/v1/cases", json=body(), headers=citizen).json()
+    photo = _upload_photo(client, as_header(make_principal("handler", department_code="CGJ")))
+    missing = client.post(f"/api/v1/cases/{case['id']}/file", headers=as_header(make_principal("operator")),
+                          json={"attachments": ["00000000-0000-0000-0000-000000000001"]})
+    assert missing.status_code == 422 and missing.json()["error"]["code"] == "unknown_attachment"
     operator = as_header(make_principal("operator"))
     dispatcher = as_header(make_principal("dispatcher"))
     handler = as_header(make_principal("handler", department_code="CGJ"))
@@ -133,7 +145,7 @@ def test_full_flow_over_http(
         (
             handler,
             "handle",
-            {"note": "已清理", "attachments": [{"key": "a/b.jpg", "content_type": "image/jpeg"}]},
+            {"note": "已清理", "attachments": [photo]},
         ),
         (inspector, "verify", {"passed": True}),
         (dispatcher, "close", {}),
@@ -145,7 +157,9 @@ def test_full_flow_over_http(
     assert final["state"] == "closed" and final["deadline"] is not None
     log = client.get(f"/api/v1/cases/{case['id']}/log", headers=citizen).json()
     assert [e["action"] for e in log] == ["create", "file", "dispatch", "accept", "handle", "verify", "close"]
-    assert log[4]["attachments"] == [{"key": "a/b.jpg", "content_type": "image/jpeg"}]
+    assert log[4]["attachments"] == [
+        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": 12}
+    ]
 
 
 def test_unknown_action_is_404_with_the_list(

@@ -3,6 +3,8 @@ escalation, reopening and optimistic locking."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -65,8 +67,20 @@ def test_create_fills_area_department_and_code(session: Session, actors: Actors)
     assert second.code.endswith("-00002")
 
 
-def test_happy_path_logs_every_step(session: Session, actors: Actors) -> None:
+def _photo(session: Session, tmp_path: Path, who: Principal) -> str:
+    from cityops.attachments.service import store_upload
+    from cityops.config import Settings
+    from cityops.kit.storage import LocalStorage
+
+    settings = Settings(storage_dir=tmp_path)
+    row = store_upload(session, LocalStorage(tmp_path), settings, who, filename="after.jpg",
+                       declared_type="image/jpeg", data=b"\xff\xd8\xff\xe0 a tiny jpeg")
+    return str(row.id)
+
+
+def test_happy_path_logs_every_step(session: Session, actors: Actors, tmp_path: Path) -> None:
     case = new_case(session, actors.citizen)
+    photo = _photo(session, tmp_path, actors.handler)
     t0 = sh(2026, 11, 26, 9, 0)  # a Thursday
     act(session, actors.operator, case, "file", t0)
     act(session, actors.dispatcher, case, "dispatch", t0)
@@ -74,7 +88,7 @@ def test_happy_path_logs_every_step(session: Session, actors: Actors) -> None:
     assert case.deadline == sh(2026, 11, 26, 15, 0)
     assert case.warn_at == sh(2026, 11, 26, 14, 12)  # 80 % = 3.2 h
     act(session, actors.handler, case, "accept", t0)
-    act(session, actors.handler, case, "handle", t0, note="已清理", attachments=["photos/after.jpg"])
+    act(session, actors.handler, case, "handle", t0, note="已清理", attachments=[photo])
     act(session, actors.inspector, case, "verify", t0, passed=True, note="现场已清理")
     act(session, actors.dispatcher, case, "close", t0)
     assert case.state == "closed" and case.closed_at == t0
@@ -89,7 +103,9 @@ def test_happy_path_logs_every_step(session: Session, actors: Actors) -> None:
         ("close", "verified", "closed"),
     ]
     assert [r.seq for r in log] == list(range(1, 8))
-    assert log[4].attachments == [{"key": "photos/after.jpg"}] and log[4].note == "已清理"
+    assert log[4].attachments == [
+        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": 16}
+    ] and log[4].note == "已清理"
     assert log[2].actor_role == "dispatcher"
     audits = session.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.subject_id == str(case.id))

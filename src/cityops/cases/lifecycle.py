@@ -21,7 +21,7 @@ from cityops.cases import journal
 from cityops.cases.actions import HANDLERS, Act
 from cityops.cases.models import Case
 from cityops.cases.queries import get_case
-from cityops.cases.schemas import ActionInput, Attachment
+from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import ACTIONS, BY_ACTION, Transition, check
 from cityops.config import get_settings
 from cityops.db import utcnow
@@ -90,8 +90,24 @@ def _require(t: Transition, note: str | None, reason: str | None, body: ActionIn
             )
 
 
-def _attachments(items: list[str | Attachment]) -> list[dict[str, Any]]:
-    return [{"key": i} if isinstance(i, str) else i.model_dump(exclude_none=True) for i in items]
+def _attachments(session: Session, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """Describe uploaded attachments for the log; an unknown id is refused before anything is written."""
+    from cityops.attachments.service import get_attachment
+
+    described = []
+    for attachment_id in dict.fromkeys(ids):
+        try:
+            row = get_attachment(session, attachment_id)
+        except NotFound:
+            raise Invalid(
+                f"附件 {attachment_id} 不存在，请先通过 /api/v1/attachments 上传",
+                f"attachment {attachment_id} does not exist; upload it first with POST /api/v1/attachments",
+                code="unknown_attachment",
+                details={"field": "attachments", "id": str(attachment_id)},
+            ) from None
+        described.append({"id": str(row.id), "filename": row.filename, "content_type": row.content_type,
+                          "size": row.size})
+    return described
 
 
 def perform_action(
@@ -139,7 +155,7 @@ def perform_action(
         to_state,
         at=now,
         note=note,
-        attachments=_attachments(body.attachments),
+        attachments=_attachments(session, body.attachments),
         data=act.data,
         request_id=request_id,
     )

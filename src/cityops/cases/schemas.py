@@ -33,15 +33,6 @@ class CaseCreate(BaseModel):
     reporter_phone: str | None = Field(default=None, max_length=30)
 
 
-class Attachment(BaseModel):
-    """A stored attachment's key and metadata (the file itself lives in kit.storage)."""
-
-    key: str = Field(min_length=1, max_length=300)
-    name: str | None = Field(default=None, max_length=200)
-    content_type: str | None = Field(default=None, max_length=100)
-    size: int | None = Field(default=None, ge=0)
-
-
 class ActionInput(BaseModel):
     """The body of ``POST /cases/{id}/{action}``; each action reads the fields it needs."""
 
@@ -54,7 +45,8 @@ class ActionInput(BaseModel):
     department_code: str | None = Field(default=None, max_length=32)
     assist_department_codes: list[str] = Field(default_factory=list, max_length=20)
     extra_hours: float | None = Field(default=None, gt=0, le=24 * 365, allow_inf_nan=False)
-    attachments: list[str | Attachment] = Field(default_factory=list, max_length=50)
+    # Ids of files uploaded first with POST /api/v1/attachments (photos of the result, …).
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     # Optional optimistic lock from the client: the version it last saw.
     version: int | None = None
 
