@@ -11,16 +11,15 @@ needed per test.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import itertools
 import json
 import os
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -120,7 +120,9 @@ def test_create_needs_sign_in_and_a_reporting_role(client: TestClient, make_prin
 
 def _upload_photo(client: TestClient, who: dict[str, str]) -> str:
     response = client.post(
-        "/api/v1/attachments", headers=who, files={"file": ("after.jpg", b"\xff\xd8\xff\xe0tiny-jpg", "image/jpeg")}
+        "/api/v1/attachments",
+        headers=who,
+        files={"file": ("after.jpg", b"\xff\xd8\xff\xe0tiny-jpg", "image/jpeg")},
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -131,8 +133,11 @@ def test_full_flow_over_http(
 ) -> None:
     case = client.post("/api/v1/cases", json=body(), headers=citizen).json()
     photo = _upload_photo(client, as_header(make_principal("handler", department_code="CGJ")))
-    missing = client.post(f"/api/v1/cases/{case['id']}/file", headers=as_header(make_principal("operator")),
-                          json={"attachments": ["00000000-0000-0000-0000-000000000001"]})
+    missing = client.post(
+        f"/api/v1/cases/{case['id']}/file",
+        headers=as_header(make_principal("operator")),
+        json={"attachments": ["00000000-0000-0000-0000-000000000001"]},
+    )
     assert missing.status_code == 422 and missing.json()["error"]["code"] == "unknown_attachment"
     operator = as_header(make_principal("operator"))
     dispatcher = as_header(make_principal("dispatcher"))

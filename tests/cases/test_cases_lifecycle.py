@@ -3,10 +3,9 @@ escalation, reopening and optimistic locking."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select

@@ -95,7 +95,9 @@ def responsible_department(session: Session, category_code: str, area_codes: Seq
     grid of the district is answered from memory after the first case of that category.
     """
     codes = tuple(c for c in area_codes if c)
-    by_area = _cached(session, ("resp-map", category_code), lambda: _responsibility_map(session, category_code))
+    by_area = _cached(
+        session, ("resp-map", category_code), lambda: _responsibility_map(session, category_code)
+    )
     for area in codes:
         if area in by_area:
             return by_area[area]
