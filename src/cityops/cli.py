@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -39,15 +40,18 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
     workers: int = typer.Option(1, help="server processes (each runs the in-process worker unless disabled)"),
-    access_log: bool = typer.Option(False, help="uvicorn's own access log (cityops logs every request anyway)"),
+    access_log: bool = typer.Option(
+        False, help="uvicorn's own access log (cityops logs every request anyway)"
+    ),
 ) -> None:
     """Serve the web app and API (the background worker runs in-process by default)."""
     import uvicorn
 
+    from cityops.web.app import refuse_unsafe_serving
+
     settings = get_settings()
     try:
-        settings.check_safe_for_serving()
-        _check_demo_accounts()
+        refuse_unsafe_serving(settings, _engine())
     except UnsafeSettings as exc:
         _fail(str(exc))
     from cityops.web.middleware import configure_logging
@@ -55,17 +59,14 @@ def serve(
     configure_logging(settings.log_level)
     typer.echo(f"cityops 正在运行 / serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        "cityops.web.app:create_app", factory=True, host=host, port=port, workers=workers,
-        access_log=access_log, log_level=settings.log_level.lower(),
+        "cityops.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level=settings.log_level.lower(),
     )
-
-
-def _check_demo_accounts() -> None:
-    from cityops.accounts.service import assert_no_demo_accounts_outside_demo
-    from cityops.db import make_sessionmaker, unit_of_work
-
-    with unit_of_work(make_sessionmaker(_engine())) as session:
-        assert_no_demo_accounts_outside_demo(session, get_settings())
 
 
 @app.command()
@@ -79,7 +80,10 @@ def worker(once: bool = typer.Option(False, help="run every job once and exit"))
     configure_logging(settings.log_level)
     w = Worker(make_sessionmaker(_engine()), default_jobs(settings))
     if once:
-        typer.echo(w.run_due())
+        results = w.run_due()
+        typer.echo(json.dumps(results, ensure_ascii=False, default=str))
+        if "failed" in results.values():
+            raise typer.Exit(1)
         return
     try:
         w.run_forever()
@@ -98,8 +102,10 @@ def demo(
 
     settings = get_settings()
     if not settings.demo_mode:
-        _fail("演示数据只能在演示模式下加载：请设置 CITYOPS_DEMO_MODE=true / "
-              "Demo data loads only in demo mode: set CITYOPS_DEMO_MODE=true")
+        _fail(
+            "演示数据只能在演示模式下加载：请设置 CITYOPS_DEMO_MODE=true / "
+            "Demo data loads only in demo mode: set CITYOPS_DEMO_MODE=true"
+        )
     from cityops.migrate import upgrade
 
     engine = _engine()
@@ -112,17 +118,26 @@ def demo(
 @app.command("import-areas")
 def import_areas(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help="GeoJSON FeatureCollection"),
-    level: str = typer.Option(..., help="district | street | community | grid"),
+    level: str | None = typer.Option(
+        None, help="district | street | community | grid; default: each feature's `level` property"
+    ),
     crs: str = typer.Option("wgs84", help="coordinate system of the file: wgs84 | gcj02"),
 ) -> None:
     """Import areas from a GeoJSON file (GCJ-02 is converted to WGS-84 on the way in)."""
     from cityops.areas.cli import import_areas_command
+    from cityops.errors import DomainError
 
-    import_areas_command(path, level=level, crs=crs, engine=_engine())
+    try:
+        import_areas_command(path, level=level, crs=crs, database_url=get_settings().database_url)
+    except DomainError as exc:  # nothing was written: the import is one transaction
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("import-catalog")
-def import_catalog(path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".xlsx or directory .csv")) -> None:
+def import_catalog(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".xlsx or directory .csv"),
+) -> None:
     """Import categories, time limits and the responsibility list from Excel (or the directory CSV)."""
     from cityops.catalog.cli import import_catalog as run
 
@@ -144,14 +159,22 @@ def create_user(
     department: str | None = typer.Option(None, help="department code (handlers)"),
     area: str | None = typer.Option(None, help="area code (street staff)"),
     display_name: str = typer.Option("", help="name shown in the app"),
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
-                                 envvar="CITYOPS_NEW_USER_PASSWORD"),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, envvar="CITYOPS_NEW_USER_PASSWORD"
+    ),
 ) -> None:
     """Create a user account."""
     from cityops.accounts.cli import create_user_command
 
-    create_user_command(username=username, role=role, password=password, department=department, area=area,
-                        display_name=display_name, engine=_engine())
+    create_user_command(
+        username=username,
+        role=role,
+        password=password,
+        department=department,
+        area=area,
+        display_name=display_name,
+        engine=_engine(),
+    )
 
 
 def _mount_triage() -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from cityops import __version__
-from cityops.config import Settings, get_settings
+from cityops.config import Settings, UnsafeSettings, get_settings
 from cityops.db import make_engine, make_sessionmaker
 from cityops.web.errors import install_error_handlers
 from cityops.web.idempotency import IdempotencyMiddleware
@@ -37,6 +37,25 @@ ROUTERS = (
 )
 
 
+def refuse_unsafe_serving(settings: Settings, engine: Engine) -> None:
+    """Raise ``UnsafeSettings`` when serving would be unsafe outside demo mode.
+
+    Checks the secret key and that no active demo account (published password) exists. A
+    database that is not migrated yet has no accounts; `/readyz` reports it instead.
+    """
+    if settings.demo_mode:
+        return
+    settings.check_safe_for_serving()
+    from cityops.accounts.models import User
+    from cityops.accounts.service import assert_no_demo_accounts_outside_demo
+    from cityops.db import unit_of_work
+
+    if not inspect(engine).has_table(User.__tablename__):
+        return
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        assert_no_demo_accounts_outside_demo(session, settings)
+
+
 def _include_routers(app: FastAPI) -> None:
     for target in ROUTERS:
         module_name, attr = target.split(":")
@@ -51,6 +70,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The same refusal as `cityops serve`, for servers started without the CLI
+        # (`uvicorn cityops.web.app:create_app --factory`, gunicorn, ...).
+        try:
+            refuse_unsafe_serving(app.state.settings, app.state.engine)
+        except UnsafeSettings as exc:
+            log.error("refusing to start: %s", exc)
+            raise
         worker = None
         if settings.worker_in_process and app.state.start_worker:
             from cityops.worker import Worker, default_jobs
