@@ -21,6 +21,7 @@ from cityops.cases.queries import get_case_by_code_public, log_of
 from cityops.cases.schemas import PublicCaseOut, PublicLogOut
 from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import get_settings
+from cityops.errors import NotFound
 from cityops.kit.workcal import LOCAL_TZ
 from cityops.web.deps import get_session
 
@@ -94,6 +95,18 @@ def public_view(session: Session, code: str) -> PublicCaseOut:
     )
 
 
+def _area_name(session: Session, code: str | None) -> str | None:
+    """The public name of an area (a street's name means more to a citizen than its code)."""
+    if not code:
+        return None
+    from cityops.areas import service as areas
+
+    try:
+        return str(areas.get_area(session, code).name)
+    except NotFound:
+        return None
+
+
 @router.get("/api/v1/public/cases/{code}", response_model=PublicCaseOut)
 def public_case_json(code: str, session: SessionDep) -> PublicCaseOut:
     """The public view of a case as JSON."""
@@ -104,6 +117,8 @@ def public_case_json(code: str, session: SessionDep) -> PublicCaseOut:
 def public_case_page(code: str, session: SessionDep) -> HTMLResponse:
     """The public page of a case (Chinese), with its QR code."""
     view = public_view(session, code)
-    qr_svg = segno.make(view.url, error="m").svg_inline(scale=4)
-    html = _env.get_template("public_case.html").render(case=view, qr_svg=qr_svg)
+    qr_svg = segno.make(view.url, error="m").svg_inline(scale=4, title=f"案件 {view.code} 二维码")
+    html = _env.get_template("public_case.html").render(
+        case=view, qr_svg=qr_svg, street_name=_area_name(session, view.street_code)
+    )
     return HTMLResponse(html)
