@@ -3,6 +3,11 @@
 Every storage test that uses ``db_session`` runs on SQLite and, when
 ``CITYOPS_TEST_DATABASE_URL`` points at a PostgreSQL server (``.ci/run`` sets it), on PostgreSQL
 too. Each pytest-xdist worker gets its own database.
+
+Tests whose code commits (an app, a CLI) use ``db_clean_engine``: the same database, emptied
+after the test. Tests that need a database of their own (seeded once per module, say) call
+``new_database``. Nothing builds a schema with ``create_all``: every database goes through the
+migrations.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from cityops.all_models import load_all
+from cityops.areas import service as areas
+from cityops.cases import calendar, codes, external
 from cityops.db import make_engine
 from cityops.migrate import upgrade
 
@@ -63,12 +71,38 @@ def new_database(backend: str, tmp: Path, worker: str = "main") -> tuple[Engine,
     return engine, cleanup
 
 
+def forget_caches(engine: Engine | None = None) -> None:
+    """Drop the process-wide caches that remember database contents (areas index, lookups)."""
+    areas.invalidate_index(engine)
+    external.clear_cache()
+    calendar.invalidate()
+
+
+def empty_database(engine: Engine) -> None:
+    """Delete every row, keeping the migrated schema: the clean-up of tests whose code commits."""
+    tables = list(reversed(load_all().metadata.sorted_tables))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Fail loudly instead of hanging when a test left a transaction holding row locks.
+            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            sequences = conn.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE sequencename LIKE 'case_code_seq_%'")
+            ).scalars()
+            for name in list(sequences):
+                conn.execute(text(f"DROP SEQUENCE {name}"))
+        for table in tables:
+            conn.execute(table.delete())
+    codes._known_sequences.clear()
+    forget_caches(engine)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database per backend, shared by the tests of one worker."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     engine, cleanup = new_database(request.param, tmp_path_factory.mktemp(request.param), worker)
     yield engine
+    forget_caches(engine)
     cleanup()
 
 
@@ -84,3 +118,34 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+        forget_caches(db_engine)
+
+
+@pytest.fixture
+def db_engine_session(db_engine: Engine) -> Iterator[Session]:
+    """A session bound to the shared engine itself (not to a connection), rolled back afterwards.
+
+    For code that reads ``session.get_bind().url`` (the triage caches key on it), which a
+    connection-bound ``db_session`` does not have. The test must not commit.
+    """
+    session = Session(bind=db_engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+        forget_caches(db_engine)
+
+
+@pytest.fixture
+def db_clean_engine(db_engine: Engine) -> Iterator[Engine]:
+    """The shared migrated database for a test whose code commits; emptied again afterwards.
+
+    Tests that drive an app or a CLI (which open their own sessions and commit) use this one
+    instead of ``db_session``. The database is empty when the test starts.
+    """
+    forget_caches(db_engine)
+    try:
+        yield db_engine
+    finally:
+        empty_database(db_engine)

@@ -1,6 +1,7 @@
-"""Fixtures for the accounts tests: an in-memory SQLite database, users and a small app.
+"""Fixtures for the accounts tests: the shared migrated database, users and a small app.
 
-Each test gets a fresh database, so tests never see each other's rows. Real argon2 hashes are
+The database is the one of tests/conftest.py (SQLite and, when configured, PostgreSQL), empty
+when each test starts and emptied after it, so tests never see each other's rows. Real argon2 hashes are
 used (≈50 ms each); fixtures create few users so the suite stays quick.
 """
 
@@ -15,13 +16,12 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
 from cityops.accounts import service, tokens
 from cityops.accounts.api import router
 from cityops.accounts.models import User
 from cityops.config import Settings
-from cityops.db import Base, make_engine, make_sessionmaker
+from cityops.db import make_sessionmaker
 from cityops.errors import DomainError
 
 PASSWORD = "correct-horse-1"
@@ -41,11 +41,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def engine() -> Iterator[Engine]:
-    engine = make_engine("sqlite://", poolclass=StaticPool)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+def engine(db_clean_engine: Engine) -> Engine:
+    """The shared database; the code under test commits, so it is emptied after the test."""
+    return db_clean_engine
 
 
 @pytest.fixture

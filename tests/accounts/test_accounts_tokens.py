@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.accounts import service, tokens
 from cityops.accounts.models import User
 from cityops.config import Settings
-from cityops.db import Base, make_engine, make_sessionmaker
 from cityops.errors import Unauthorized
 
 MakeUser = Callable[..., User]  # the conftest make_user fixture
@@ -148,11 +146,11 @@ def test_cache_hit_needs_no_query(session: Session, settings: Settings, engine: 
     assert statements == []
 
 
-def test_state_cached_before_commit_is_dropped_at_commit(tmp_path: Path, settings: Settings) -> None:
-    # A file database: two connections, so the reader really does not see the uncommitted write.
-    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.db'}")
-    Base.metadata.create_all(engine)
-    factory = make_sessionmaker(engine)
+def test_state_cached_before_commit_is_dropped_at_commit(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    # Two connections (a file database or PostgreSQL), so the reader really does not see the
+    # uncommitted write.
     with factory() as setup:
         admin = service.create_user(setup, username="admin1", password="admin-password", role="admin")
         user = service.create_user(setup, username="op5", password="op-password", role="operator")
@@ -167,4 +165,3 @@ def test_state_cached_before_commit_is_dropped_at_commit(tmp_path: Path, setting
     writer.close()
     with factory() as later, pytest.raises(Unauthorized):
         service.principal_from_token(later, token, settings)
-    engine.dispose()

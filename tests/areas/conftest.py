@@ -1,53 +1,48 @@
-"""Local database fixtures for the areas tests (in-memory SQLite with the areas table)."""
+"""Database fixtures of the areas tests, on top of the shared migrated databases (tests/conftest.py).
+
+``areas_session`` is the shared rollback session; ``areas_engine`` is the shared database for
+tests whose code commits (it is emptied afterwards); ``demo_factory`` is a database per backend
+with the shipped demo tree, loaded once per module.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from tests.conftest import BACKENDS, new_database
 
 from cityops.areas import service
-from cityops.areas.models import Area
-from cityops.db import Base, make_engine, make_sessionmaker
-
-
-def _new_engine() -> Engine:
-    # StaticPool: one connection, so the in-memory database is shared with TestClient threads.
-    engine = make_engine("sqlite://", poolclass=StaticPool)
-    Base.metadata.create_all(engine, tables=[Area.__table__])
-    return engine
+from cityops.db import make_sessionmaker
 
 
 @pytest.fixture()
-def areas_engine() -> Iterator[Engine]:
-    engine = _new_engine()
-    yield engine
-    service.invalidate_index(engine)
-    engine.dispose()
+def areas_engine(db_clean_engine: Engine) -> Engine:
+    return db_clean_engine
 
 
 @pytest.fixture()
-def areas_session(areas_engine: Engine) -> Iterator[Session]:
-    factory = make_sessionmaker(areas_engine)
-    with factory() as session:
-        yield session
-        session.rollback()
+def areas_session(db_session: Session) -> Session:
+    return db_session
 
 
-@pytest.fixture(scope="module")
-def demo_factory() -> Iterator[sessionmaker[Session]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
     """A database with the shipped demo tree loaded once per module."""
-    engine = _new_engine()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    engine, cleanup = new_database(request.param, tmp_path_factory.mktemp("areas-demo"), worker)
     factory = make_sessionmaker(engine)
     with factory() as session:
         service.load_demo_areas(session)
         session.commit()
     yield factory
     service.invalidate_index(engine)
-    engine.dispose()
+    cleanup()
 
 
 @pytest.fixture()

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from cityops.areas import service
 from cityops.areas.cli import app
-from cityops.areas.models import Area
-from cityops.db import Base, make_engine, make_sessionmaker
+from cityops.db import make_sessionmaker
 
 
-def test_import_and_load_demo_commands(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine, tables=[Area.__table__])
+def test_import_and_load_demo_commands(areas_engine: Engine, tmp_path: Path) -> None:
+    engine = areas_engine
+    url = engine.url.render_as_string(hide_password=False)
     ring = [[120.1, 30.3], [120.2, 30.3], [120.2, 30.4], [120.1, 30.3]]
     fc = {
         "type": "FeatureCollection",
@@ -39,4 +38,3 @@ def test_import_and_load_demo_commands(tmp_path: Path) -> None:
     assert demo.exit_code == 0, demo.output
     with make_sessionmaker(engine)() as session:
         assert len(service.list_areas(session, level="street")) == 18
-    engine.dispose()

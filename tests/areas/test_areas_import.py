@@ -198,7 +198,7 @@ def test_locate_accepts_gcj02_points(areas_session: Session) -> None:
     assert (loc.lon, loc.lat) == pytest.approx(gcj02_to_wgs84(glon, glat))
 
 
-def test_export_round_trip(areas_session: Session, areas_engine: Any) -> None:
+def test_export_round_trip(areas_session: Session) -> None:
     _tree(areas_session)
     fc = service.export_geojson(areas_session)
     assert len(fc["features"]) == 5

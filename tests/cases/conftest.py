@@ -1,4 +1,5 @@
-"""Fixtures of the cases tests: a fresh in-memory database per test with a tiny district.
+"""Fixtures of the cases tests: a fresh migrated database per test with a tiny district, on
+SQLite and (when ``CITYOPS_TEST_DATABASE_URL`` is set) on PostgreSQL.
 
 The district 330105 has two streets; street 330105001 has one community with two square grids
 (grade A and B), street 330105002 one community with one grid (grade C). Categories, limits,
@@ -25,18 +26,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from tests.conftest import BACKENDS, empty_database, new_database
 
 from cityops.accounts.principal import Principal
-from cityops.all_models import load_all
+from cityops.areas import service as areas
 from cityops.areas.models import Area
-from cityops.cases import calendar, codes, external
+from cityops.cases import calendar, external
 from cityops.catalog import service as catalog
 from cityops.config import Settings
 from cityops.db import make_engine, make_sessionmaker
+from cityops.migrate import upgrade
 from cityops.web import deps
 from cityops.web.errors import install_error_handlers
 
@@ -138,27 +140,27 @@ def _fresh_caches() -> Iterator[None]:
     calendar.invalidate()
 
 
-PG_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL")
-
-
-@pytest.fixture(scope="session")
-def _template() -> Iterator[tuple[Engine, sqlite3.Connection | None]]:
-    """One engine for the whole run plus, on SQLite, a seeded snapshot of its database.
+@pytest.fixture(scope="session", params=BACKENDS)
+def _template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, sqlite3.Connection | None]]:
+    """One migrated, seeded database per backend for the whole run (SQLite; PostgreSQL too
+    when ``CITYOPS_TEST_DATABASE_URL`` is set), plus, on SQLite, a snapshot of it.
 
     Keeping the engine lets process-wide caches keyed by engine (the areas grid index) be
     built once. On SQLite each test gets a fresh copy of the snapshot (backup API, ~1 ms); on
-    PostgreSQL (``CITYOPS_TEST_DATABASE_URL``) the tables are emptied and seeded again.
+    PostgreSQL the tables are emptied and seeded again.
     """
-    if PG_URL:
-        engine = make_engine(PG_URL)
-        metadata = load_all().metadata
-        metadata.drop_all(engine)
-        metadata.create_all(engine)
+    if request.param == "postgresql":
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        engine, cleanup = new_database("postgresql", tmp_path_factory.mktemp("cases"), f"cases_{worker}")
         yield engine, None
-        engine.dispose()
+        areas.invalidate_index(engine)
+        cleanup()
         return
+    # In memory on one shared connection (StaticPool), so the test app's threads see it too.
     engine = make_engine("sqlite://", poolclass=StaticPool)
-    load_all().metadata.create_all(engine)
+    upgrade(engine)
     with make_sessionmaker(engine)() as s:
         seed(s)
     snapshot = sqlite3.connect(":memory:")
@@ -167,18 +169,12 @@ def _template() -> Iterator[tuple[Engine, sqlite3.Connection | None]]:
     raw.close()
     yield engine, snapshot
     snapshot.close()
+    areas.invalidate_index(engine)
     engine.dispose()
 
 
 def _reset_postgres(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in load_all().metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        for (name,) in conn.execute(
-            text("SELECT sequencename FROM pg_sequences WHERE sequencename LIKE 'case_code_seq_%'")
-        ):
-            conn.execute(text(f"DROP SEQUENCE {name}"))
-    codes._known_sequences.clear()
+    empty_database(engine)
     with make_sessionmaker(engine)() as s:
         seed(s)
 

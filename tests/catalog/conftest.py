@@ -1,4 +1,5 @@
-"""Fixtures of the catalog tests: an in-memory database with the directory loaded."""
+"""Fixtures of the catalog tests: the shared migrated database (SQLite and PostgreSQL, see
+tests/conftest.py), emptied after each test because the code under test commits."""
 
 from __future__ import annotations
 
@@ -7,23 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
-import cityops.accounts.models
-import cityops.catalog.models  # noqa: F401  (registers the tables on Base.metadata)
 from cityops.accounts.models import Department
 from cityops.catalog import service
-from cityops.db import Base, make_engine, make_sessionmaker
+from cityops.db import make_sessionmaker
 
 
 @pytest.fixture()
-def factory() -> Iterator[sessionmaker[Session]]:
-    # One shared connection, so every session (and the test app) sees the same in-memory database.
-    engine = make_engine("sqlite://", poolclass=StaticPool)
-    Base.metadata.create_all(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def factory(db_clean_engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(db_clean_engine)
 
 
 @pytest.fixture()

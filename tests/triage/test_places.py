@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
-from cityops.db import Base, make_engine
 from cityops.triage.gazetteer import AreaRecord, build_index, load_seed, trie_regex
 from cityops.triage.models import GazetteerEntry
 from cityops.triage.places import extract_places, mask_placeholders, resolve_place
@@ -92,20 +91,18 @@ def test_text_without_places(index):
     assert extract_places("", index) == []
 
 
-def test_resolve_place_reads_the_area_tree_and_the_gazetteer():
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine, tables=[Area.__table__, GazetteerEntry.__table__])
-    with Session(engine) as session:
-        for a in AREAS:
-            session.add(Area(code=a.code, name=a.name, level=a.level, parent_code=a.parent_code))
-        session.flush()
-        # Empty gazetteer → the shipped seed is used.
-        assert resolve_place(session, "莫干山路上有个坑").kind == "road"
-        session.add(
-            GazetteerEntry(name="星光大厦", kind="building", area_code="330105007003", lon=120.15, lat=30.31)
-        )
-        session.flush()
-        found = resolve_place(session, "星光大厦门口占道经营")
-        assert found is not None and found.area_code == "330105007003"
-        assert found.street_code == "330105007"
-        assert resolve_place(session, "没有地点的文字") is None
+def test_resolve_place_reads_the_area_tree_and_the_gazetteer(db_engine_session: Session):
+    session = db_engine_session
+    for a in AREAS:
+        session.add(Area(code=a.code, name=a.name, level=a.level, parent_code=a.parent_code))
+    session.flush()
+    # Empty gazetteer → the shipped seed is used.
+    assert resolve_place(session, "莫干山路上有个坑").kind == "road"
+    session.add(
+        GazetteerEntry(name="星光大厦", kind="building", area_code="330105007003", lon=120.15, lat=30.31)
+    )
+    session.flush()
+    found = resolve_place(session, "星光大厦门口占道经营")
+    assert found is not None and found.area_code == "330105007003"
+    assert found.street_code == "330105007"
+    assert resolve_place(session, "没有地点的文字") is None

@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-import cityops.accounts.models
-import cityops.cases.models  # noqa: F401  (tables for create_all)
 from cityops.accounts.models import Department
 from cityops.areas.models import Area
 from cityops.catalog.models import Responsibility
 from cityops.catalog.service import load_directory
-from cityops.db import Base, make_engine, new_id
+from cityops.db import new_id
 from cityops.errors import Invalid
 from cityops.triage import service
 from cityops.triage.routing import SeedClassifier, check_report_text
@@ -25,29 +23,28 @@ def clf():
 
 
 @pytest.fixture
-def session():
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
-        load_directory(s)
-        s.add_all(
-            [
-                Area(code="330105", name="拱墅区", level="district"),
-                Area(code="330105005", name="拱宸桥街道", level="street", parent_code="330105"),
-                Area(code="330105005001", name="桥西社区", level="community", parent_code="330105005"),
-                Department(code="GCQ", name="拱宸桥街道办事处", kind="street", area_code="330105005"),
-                Department(code="CGJ", name="区城管局", kind="department"),
-            ]
-        )
-        s.flush()
-        s.add_all(
-            [
-                Responsibility(category_code="06010", area_code="330105005", department_code="GCQ"),
-                Responsibility(category_code="06010", area_code="330105", department_code="CGJ"),
-            ]
-        )
-        s.flush()
-        yield s
+def session(db_engine_session: Session):
+    # Bound to the engine, not a connection: the place index is cached per database URL.
+    s = db_engine_session
+    load_directory(s)
+    s.add_all(
+        [
+            Area(code="330105", name="拱墅区", level="district"),
+            Area(code="330105005", name="拱宸桥街道", level="street", parent_code="330105"),
+            Area(code="330105005001", name="桥西社区", level="community", parent_code="330105005"),
+            Department(code="GCQ", name="拱宸桥街道办事处", kind="street", area_code="330105005"),
+            Department(code="CGJ", name="区城管局", kind="department"),
+        ]
+    )
+    s.flush()
+    s.add_all(
+        [
+            Responsibility(category_code="06010", area_code="330105005", department_code="GCQ"),
+            Responsibility(category_code="06010", area_code="330105", department_code="CGJ"),
+        ]
+    )
+    s.flush()
+    return s
 
 
 def test_acceptance_hotline_report(session, clf):

@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from cityops.db import Base, make_engine
-from cityops.safety.models import Warning as SafetyWarning
 from cityops.safety.service import list_warnings, raise_warning
 from cityops.triage.surge import detect, level_for, surge_test
 
@@ -38,34 +36,32 @@ def test_detect_levels_and_minimum_count():
     assert level_for(0.5, 10) == 0 and level_for(1e-3 / 2, 2.5) == 2
 
 
-def test_raise_warning_deduplicates_and_only_raises_the_level():
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine, tables=[SafetyWarning.__table__])
+def test_raise_warning_deduplicates_and_only_raises_the_level(db_session: Session):
+    session = db_session
     now = datetime(2026, 5, 1, 8, tzinfo=UTC)
-    with Session(engine) as session:
-        w, created = raise_warning(
-            session,
-            source="surge",
-            kind="case_surge_24h",
-            level=3,
-            title="t",
-            dedup_key="k1",
-            observed=20,
-            expected=3,
-            now=now,
-        )
-        assert created
-        w2, created2 = raise_warning(
-            session,
-            source="surge",
-            kind="case_surge_24h",
-            level=1,
-            title="t",
-            dedup_key="k1",
-            observed=25,
-            expected=3,
-            now=now,
-        )
-        assert not created2 and w2.id == w.id and w2.level == 3 and w2.observed == 25
-        rows, total = list_warnings(session, status="open")
-        assert total == 1 and rows[0].dedup_key == "k1"
+    w, created = raise_warning(
+        session,
+        source="surge",
+        kind="case_surge_24h",
+        level=3,
+        title="t",
+        dedup_key="k1",
+        observed=20,
+        expected=3,
+        now=now,
+    )
+    assert created
+    w2, created2 = raise_warning(
+        session,
+        source="surge",
+        kind="case_surge_24h",
+        level=1,
+        title="t",
+        dedup_key="k1",
+        observed=25,
+        expected=3,
+        now=now,
+    )
+    assert not created2 and w2.id == w.id and w2.level == 3 and w2.observed == 25
+    rows, total = list_warnings(session, status="open")
+    assert total == 1 and rows[0].dedup_key == "k1"
