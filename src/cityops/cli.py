@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cityops.config import UnsafeSettings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(help="cityops：城市运行一网统管 / city operations in one network", no_args_is_help=True)
 
@@ -19,7 +22,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from cityops.db import make_engine
 
     return make_engine(get_settings().database_url)
@@ -196,4 +199,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
