@@ -57,6 +57,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
+    # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,
+    # else the seed classifier built from the catalog.
+    triage_model: Path | None = None
+
     def check_safe_for_serving(self) -> None:
         """Refuse to serve with development-only values outside demo mode."""
         if self.demo_mode:

@@ -55,7 +55,8 @@ def test_create_returns_201_with_the_case(client: TestClient, citizen: dict[str,
     assert case["community_code"] == "330105001001"
     assert case["department"] == {"code": "CGJ", "name": "区城管局"}
     assert case["deadline"] is None and case["created_at"]
-    assert case["category_name"] == "暴露垃圾" and case["allowed_actions"] == ["file", "reject", "escalate"]
+    assert case["category_name"] == "暴露垃圾"
+    assert case["allowed_actions"] == ["file", "reject", "escalate", "recategorize"]
     assert case["reporter_phone"] == "13900001111"  # the reporter sees their own contact
 
 

@@ -21,7 +21,7 @@ from cityops.cases.transitions import ACTIONS, STATES, TRANSITIONS, allowed_acti
 from cityops.db import utcnow
 from cityops.errors import Conflict
 
-from .conftest import GARBAGE, IN_B, as_header
+from .conftest import COVER, GARBAGE, IN_B, as_header
 
 MakePrincipal = Callable[..., Principal]
 CLOCKED = {"dispatched", "accepted", "rework", "parked", "handled", "verified"}
@@ -56,6 +56,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "park": {"reason": "等待许可"},
     "handle_task": {"note": "协办完成"},
     "reopen": {"note": "问题复发"},
+    "recategorize": {"category_code": COVER},
 }
 FLAGS: dict[str, dict[str, Any]] = {
     "approve_extension": {"extension_requested": True, "extension_hours": 2.0},
@@ -148,5 +149,5 @@ def test_409_over_http_names_state_and_allowed_actions(
     err = r.json()["error"]
     assert err["code"] == "transition_not_allowed"
     assert err["details"]["state"] == "reported"
-    assert err["details"]["allowed_actions"] == ["file", "reject", "escalate"]
+    assert err["details"]["allowed_actions"] == ["file", "reject", "escalate", "recategorize"]
     assert "已上报" in err["message"] and "'reported'" in err["message"]

@@ -7,20 +7,24 @@ notifications, and returns the next state. :mod:`cityops.cases.lifecycle` writes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.cases import cohandling, external, sla, supervision
-from cityops.cases.models import Case
+from cityops.cases.models import Case, CaseLog
 from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import Transition, next_state
 from cityops.config import get_settings
-from cityops.errors import Conflict, Invalid
+from cityops.errors import Conflict, Invalid, NotFound
+
+log = logging.getLogger("cityops.cases")
 
 
 @dataclass
@@ -90,6 +94,7 @@ def dispatch(a: Act) -> str:
     cohandling.create_tasks(a.session, a.case, lead, assists, a.now)
     deadline = a.case.deadline.isoformat() if a.case.deadline else None
     a.data.update(department_code=lead, assist_department_codes=assists, deadline=deadline)
+    a.data["category_code"] = a.case.category_code  # what accurate-dispatch figures count under
     a.tell("case.dispatched", _dept(lead), deadline=deadline, role="lead")
     for code in assists:
         a.tell("case.dispatched", _dept(code), deadline=deadline, role="assist")
@@ -104,7 +109,17 @@ def accept(a: Act) -> str:
 
 def return_(a: Act) -> str:
     a.case.returned_count = (a.case.returned_count or 0) + 1
-    a.data.update(reason=a.reason, misrouted=a.body.misrouted, department_code=a.case.department_code)
+    a.data.update(
+        reason=a.reason,
+        misrouted=a.body.misrouted,
+        department_code=a.case.department_code,
+        category_code=a.case.category_code,
+    )
+    if a.body.misrouted and a.body.category_code:
+        # The handler's view of the right category: logged for the dispatcher, who confirms it with
+        # `recategorize` (that is when it becomes training data, as a "misrouted_return").
+        _check_category(a, a.body.category_code)
+        a.data["suggested_category_code"] = a.body.category_code
     cohandling.cancel_open_tasks(a.session, a.case)
     # The clock stops: the case is the dispatcher's again until re-dispatched.
     a.case.deadline = a.case.warn_at = None
@@ -116,7 +131,76 @@ def handle(a: Act) -> str:
     cohandling.require_assists_done(a.session, a.case)
     a.case.handled_at = a.now
     cohandling.mark_lead(a.session, a.case, "handled", a.now, a.note)
+    score = _reply_score(a)
+    if score is not None:
+        a.case.reply_score = score["overall"]
+        a.data["reply_score"] = score
     return next_state(a.t, a.case)
+
+
+def _reply_score(a: Act) -> dict[str, Any] | None:
+    """Triage's reply-quality score of the handling note; a scoring fault never blocks handling."""
+    try:
+        return external.score_reply(a.case.description, a.note or "", a.case.dispatched_at, a.now)
+    except Exception:  # a quality figure is not worth failing the department's report
+        log.exception("reply scoring failed for case %s", a.case.code)
+        return None
+
+
+def _check_category(a: Act, code: str) -> str:
+    try:
+        external.get_category(a.session, code)
+    except NotFound:
+        raise Invalid(
+            f"未知的案件类别：{code}",
+            f"unknown category_code {code!r}; see the category directory",
+            code="unknown_category",
+            details={"field": "category_code"},
+        ) from None
+    return code
+
+
+# Before dispatch, and after a return, the case is the dispatcher's: a new category means the
+# responsibility list is asked again. Once a department works on it, the department stays.
+_REROUTE_STATES = frozenset({"reported", "filed", "returned"})
+
+
+def _last_return_misrouted(a: Act) -> bool:
+    data = a.session.scalar(
+        select(CaseLog.data)
+        .where(CaseLog.case_id == a.case.id, CaseLog.action == "return")
+        .order_by(CaseLog.seq.desc())
+        .limit(1)
+    )
+    return bool((data or {}).get("misrouted"))
+
+
+def recategorize(a: Act) -> str:
+    case = a.case
+    new = _check_category(a, (a.body.category_code or "").strip())
+    old = case.category_code
+    if new == old:
+        raise Invalid(
+            f"案件已是该类别：{new}",
+            f"the case already has category {new!r}",
+            code="same_category",
+            details={"field": "category_code"},
+        )
+    case.category_code = new
+    a.data.update(from_category_code=old, to_category_code=new)
+    if case.state in _REROUTE_STATES:
+        chain = (case.grid_code, case.community_code, case.street_code, get_settings().district_code)
+        areas = [c for c in chain if c]
+        try:
+            department: str | None = external.responsible_department(a.session, new, areas)
+        except (Invalid, NotFound):
+            department = None  # no responsibility row: the dispatcher names one at dispatch
+        a.data.update(from_department_code=case.department_code, to_department_code=department)
+        case.department_code = department
+    source = "misrouted_return" if case.state == "returned" and _last_return_misrouted(a) else "recategorized"
+    a.data["correction_source"] = source
+    external.record_correction(a.session, case.description, new, source)
+    return next_state(a.t, case)
 
 
 def verify(a: Act) -> str:
@@ -271,4 +355,5 @@ HANDLERS: dict[str, Callable[[Act], str]] = {
     "reopen": reopen,
     "accept_task": task_action,
     "handle_task": task_action,
+    "recategorize": recategorize,
 }

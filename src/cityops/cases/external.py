@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -156,6 +157,34 @@ def mask_name(value: str | None) -> str | None:
 
 def mask_phone(value: str | None) -> str | None:
     return None if value is None else str(_mod("cityops.accounts.masking").mask_phone(value))
+
+
+# -- triage -----------------------------------------------------------------------------------
+
+
+def record_correction(session: Session, text: str, category_code: str, source: str) -> None:
+    """Hand a human-confirmed (text, category) pair to triage as training data.
+
+    A plain call into triage's service in the same transaction (so the correction exists exactly
+    when the recategorisation does), imported lazily so cases never imports triage internals and
+    still works where triage is absent.
+    """
+    try:
+        module = _mod("cityops.triage.service")
+    except ImportError:  # triage not installed: nothing to learn from
+        return
+    module.record_correction(session, text, category_code, source)
+
+
+def score_reply(
+    message: str, reply: str, asked_at: datetime | None, replied_at: datetime | None
+) -> dict[str, Any] | None:
+    """Triage's reply-quality score of a handling note ({overall, relevance, …}), or None."""
+    try:
+        module = _mod("cityops.triage.service")
+    except ImportError:
+        return None
+    return dict(module.score_reply(message, reply, asked_at, replied_at))
 
 
 # -- outbox ------------------------------------------------------------------------------------

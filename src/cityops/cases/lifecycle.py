@@ -80,6 +80,7 @@ def _require(t: Transition, note: str | None, reason: str | None, body: ActionIn
             or (name == "note" and not note)
             or (name == "passed" and body.passed is None)
             or (name == "extra_hours" and body.extra_hours is None)
+            or (name == "category_code" and not (body.category_code or "").strip())
         )
         if missing:
             raise Invalid(

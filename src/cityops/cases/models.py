@@ -58,6 +58,9 @@ class Case(Base):
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
     lon: Mapped[float] = mapped_column(Float)  # WGS-84
     lat: Mapped[float] = mapped_column(Float)
+    # True when the point is an area's representative point (a report placed from its text, e.g.
+    # a hotline call naming only a community), not where someone stood.
+    location_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
     grid_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     community_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     street_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -105,6 +108,9 @@ class Case(Base):
     extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
     extended_hours: Mapped[float] = mapped_column(Float, default=0.0)
+
+    # Reply quality (0–1) of the department's last handling note; sub-scores are in the log row.
+    reply_score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     returned_count: Mapped[int] = mapped_column(Integer, default=0)

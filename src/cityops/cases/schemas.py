@@ -31,6 +31,8 @@ class CaseCreate(BaseModel):
     address: str | None = Field(default=None, max_length=300)
     reporter_name: str | None = Field(default=None, max_length=100)
     reporter_phone: str | None = Field(default=None, max_length=30)
+    # Set by intake from text (triage): the point stands for a named area, not an exact spot.
+    location_approximate: bool = False
 
 
 class ActionInput(BaseModel):
@@ -43,6 +45,8 @@ class ActionInput(BaseModel):
     passed: bool | None = None
     misrouted: bool = False
     department_code: str | None = Field(default=None, max_length=32)
+    # recategorize: the new category; return (misrouted): the handler's suggestion, logged only.
+    category_code: str | None = Field(default=None, max_length=20)
     assist_department_codes: list[str] = Field(default_factory=list, max_length=20)
     extra_hours: float | None = Field(default=None, gt=0, le=24 * 365, allow_inf_nan=False)
     # Ids of files uploaded first with POST /api/v1/attachments (photos of the result, …).
@@ -79,6 +83,7 @@ class CaseOut(BaseModel):
     address: str | None
     lon: float
     lat: float
+    location_approximate: bool
     grid_code: str | None
     community_code: str | None
     street_code: str | None
@@ -103,6 +108,8 @@ class CaseOut(BaseModel):
     parked_at: datetime | None
     paused_seconds: float
     reopened_count: int
+    # Reply quality (0–1) of the handling note, scored at `handle`; sub-scores in the log row.
+    reply_score: float | None
     tasks: list[TaskOut]
     version: int
 

@@ -1,7 +1,9 @@
 """The operations on cases: creation here, the lifecycle in :mod:`cityops.cases.lifecycle`.
 
 This module is the public entry point of the capability; other capabilities and the API call
-``create_case``, ``perform_action``, ``get_case`` and ``list_cases`` from here.
+``create_case``, ``perform_action``, ``get_case`` and ``list_cases`` from here, and the read-only
+aggregates of :mod:`cityops.cases.stats` (dispatch counts, recent reports, counts per category ×
+street × day, labelled descriptions, reply scores) instead of querying the cases tables.
 """
 
 from __future__ import annotations
@@ -20,18 +22,36 @@ from cityops.cases.lifecycle import perform_action
 from cityops.cases.models import Case
 from cityops.cases.queries import CaseFilters, get_case, list_cases
 from cityops.cases.schemas import CaseCreate
+from cityops.cases.stats import (
+    DispatchCount,
+    RecentReport,
+    counts_by_category_street,
+    counts_by_category_street_day,
+    dispatch_counts,
+    labelled_descriptions,
+    recent_reports,
+    reply_scores,
+)
 from cityops.config import get_settings
 from cityops.db import new_id, utcnow
 from cityops.errors import Invalid, NotFound
 
 __all__ = [
     "CaseFilters",
+    "DispatchCount",
+    "RecentReport",
     "check_text",
+    "counts_by_category_street",
+    "counts_by_category_street_day",
     "create_case",
     "create_case_idempotent",
+    "dispatch_counts",
     "get_case",
+    "labelled_descriptions",
     "list_cases",
     "perform_action",
+    "recent_reports",
+    "reply_scores",
 ]
 
 
@@ -118,6 +138,7 @@ def create_case_idempotent(
         address=address,
         lon=float(loc.lon),
         lat=float(loc.lat),
+        location_approximate=bool(data.location_approximate),
         grid_code=loc.grid_code,
         community_code=loc.community_code,
         street_code=loc.street_code,

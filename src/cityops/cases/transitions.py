@@ -77,6 +77,9 @@ def _t(action: str, sources: set[str] | frozenset[str], to: str, roles: set[str]
 
 
 _WORKING = {"dispatched", "accepted"}
+# A wrong category can be fixed until the department has reported back; before dispatch (and
+# after a return) the responsible department is looked up again for the new category.
+_RECATEGORIZABLE = {"reported", "filed", "returned", "dispatched", "accepted"}
 
 TRANSITIONS: tuple[Transition, ...] = (
     _t("file", {"reported"}, "filed", {"operator", "dispatcher"}, zh="立案"),
@@ -148,6 +151,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         scope="task",
         requires=("note",),
         zh="协办反馈",
+    ),
+    _t(
+        "recategorize",
+        _RECATEGORIZABLE,
+        SAME,
+        {"operator", "dispatcher"},
+        requires=("category_code",),
+        zh="改类",
     ),
 )
 

@@ -66,6 +66,7 @@ def case_out(
         address=case.address,
         lon=case.lon,
         lat=case.lat,
+        location_approximate=bool(case.location_approximate),
         grid_code=case.grid_code,
         community_code=case.community_code,
         street_code=case.street_code,
@@ -90,6 +91,7 @@ def case_out(
         parked_at=case.parked_at,
         paused_seconds=case.paused_seconds or 0.0,
         reopened_count=case.reopened_count or 0,
+        reply_score=case.reply_score,
         tasks=tasks,
         version=case.version,
     )

@@ -5,18 +5,17 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.errors import Invalid, NotFound
 from cityops.safety import service as safety
 from cityops.triage import service
-from cityops.triage.hotspots import HotIssue, HotMessage, find_hot_issues
+from cityops.triage.hotspots import HotIssue
 from cityops.triage.reply_quality import score_reply
 from cityops.triage.routing import check_report_text
 from cityops.web.deps import current_principal, get_session, require_roles
@@ -35,6 +34,22 @@ class RouteIn(BaseModel):
 
 class ResolveIn(BaseModel):
     category_code: str
+    # Where the problem is, when the report named no place triage could find.
+    lon: float | None = None
+    lat: float | None = None
+    area_code: str | None = None
+
+
+class IntakeIn(BaseModel):
+    """A report from the hotline or an inspector's radio; coordinates are optional."""
+
+    text: Any = None
+    lon: float | None = Field(default=None, allow_inf_nan=False)
+    lat: float | None = Field(default=None, allow_inf_nan=False)
+    source: Literal["hotline", "inspector", "web", "api"] = "hotline"
+    address: str | None = Field(default=None, max_length=300)
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=30)
 
 
 class ThresholdIn(BaseModel):
@@ -72,12 +87,66 @@ def _queue_dict(item: Any) -> dict[str, Any]:
     return {
         "id": str(item.id),
         "text": item.text,
+        "source": item.source,
         "suggestions": item.suggestions,
         "driving_words": item.driving_words,
         "place": item.place,
         "created_at": item.created_at.isoformat(),
         "resolved_category": item.resolved_category,
+        "case_id": str(item.case_id) if item.case_id else None,
     }
+
+
+def _case_summary(case: Any) -> dict[str, Any] | None:
+    if case is None:
+        return None
+    return {
+        "id": str(case.id),
+        "code": case.code,
+        "state": case.state,
+        "category_code": case.category_code,
+        "street_code": case.street_code,
+        "community_code": case.community_code,
+        "grid_code": case.grid_code,
+        "department_code": case.department_code,
+        "location_approximate": bool(case.location_approximate),
+        "lon": case.lon,
+        "lat": case.lat,
+        "deadline": case.deadline.isoformat() if case.deadline else None,
+    }
+
+
+INTAKE_ROLES = ("operator", "inspector", "dispatcher", "admin")
+
+
+@router.post("/intake", status_code=201)
+def intake(
+    body: IntakeIn,
+    response: Response,
+    session: Session = Depends(get_session, scope="function"),
+    who: Principal = Depends(require_roles(*INTAKE_ROLES)),
+) -> dict[str, Any]:
+    """Route a report end to end: 201 with the dispatched case, or 202 with the queue item."""
+    result = service.intake_report(
+        session,
+        who,
+        body.text,
+        lon=body.lon,
+        lat=body.lat,
+        source=body.source,
+        address=body.address,
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+    )
+    out = {
+        "outcome": result["outcome"],
+        "decision": result["decision"],
+        "case": _case_summary(result["case"]),
+        "queue_item": _queue_dict(result["queue_item"]) if result.get("queue_item") is not None else None,
+    }
+    if result["case"] is None:
+        response.status_code = 202
+    return out
 
 
 @router.get("/queue")
@@ -96,7 +165,11 @@ def resolve(
     session: Session = Depends(get_session, scope="function"),
     who: Principal = Depends(require_roles(*OPERATORS)),
 ) -> dict[str, Any]:
-    return _queue_dict(service.resolve_queue_item(session, item_id, body.category_code, who.id))
+    """The operator's category: the case is created, filed and dispatched; the label is kept."""
+    item, case = service.resolve_queue_item(
+        session, item_id, body.category_code, who, lon=body.lon, lat=body.lat, area_code=body.area_code
+    )
+    return {**_queue_dict(item), "case": _case_summary(case)}
 
 
 @router.get("/accurate-dispatch")
@@ -115,7 +188,9 @@ def accurate_dispatch(
 
 @router.get("/thresholds/{category_code}")
 def get_threshold(
-    category_code: str, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(current_principal)
+    category_code: str,
+    session: Session = Depends(get_session, scope="function"),
+    _: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     return {"category_code": category_code, "threshold": service.get_threshold(session, category_code)}
 
@@ -150,7 +225,9 @@ def gazetteer_list(
 
 @router.post("/gazetteer", status_code=201)
 def gazetteer_add(
-    body: GazetteerIn, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(require_roles("admin"))
+    body: GazetteerIn,
+    session: Session = Depends(get_session, scope="function"),
+    _: Principal = Depends(require_roles("admin")),
 ) -> dict[str, Any]:
     row = service.add_gazetteer_entry(session, **body.model_dump())
     return {"id": str(row.id), "name": row.name, "kind": row.kind, "area_code": row.area_code}
@@ -162,31 +239,11 @@ _HOT_TTL = 300.0
 
 
 def _hot(session: Session, days: int) -> list[HotIssue]:
-    key = (str(session.get_bind().url), days)
+    key = (service.bind_key(session), days)
     hit = _HOT_CACHE.get(key)
     if hit and time.monotonic() - hit[0] < _HOT_TTL:
         return hit[1]
-    from cityops.cases.models import Case  # read-only; triage never writes cases
-
-    now = datetime.now(UTC)
-    rows = session.execute(
-        select(Case.code, Case.description, Case.created_at, Case.reporter_user_id, Case.street_code)
-        .where(Case.created_at >= now - timedelta(days=days))
-        .limit(200_000)
-    ).all()
-    msgs = [
-        HotMessage(
-            r.code,
-            r.description or "",
-            r.created_at,
-            str(r.reporter_user_id or r.code),
-            0,
-            (r.description or "")[:40],
-            r.street_code,
-        )
-        for r in rows
-    ]
-    issues = find_hot_issues(msgs, limit=100, now=now)
+    issues = service.hot_issues(session, days, limit=100)
     _HOT_CACHE[key] = (time.monotonic(), issues)
     return issues
 

@@ -79,6 +79,14 @@ def candidate_pairs(
     x: sparse.csr_matrix, keep_per_row: int = 10, max_df: int = 400, floor: float = 0.15, block: int = 5000
 ) -> tuple[np.ndarray, np.ndarray]:
     """(i, j) pairs with i < j whose pruned vectors overlap enough to be worth a full check."""
+    i, j, _ = scored_candidate_pairs(x, keep_per_row, max_df, floor, block)
+    return i, j
+
+
+def scored_candidate_pairs(
+    x: sparse.csr_matrix, keep_per_row: int = 10, max_df: int = 400, floor: float = 0.15, block: int = 5000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`candidate_pairs`, with each pair's cosine of the pruned vectors."""
     n = x.shape[0]
     df = np.bincount(x.indices, minlength=x.shape[1])
     # A bigram in hundreds of messages says nothing about one matter, and its posting list would
@@ -105,14 +113,25 @@ def candidate_pairs(
     norms = np.sqrt(np.asarray(p.multiply(p).sum(axis=1)).ravel())
     p = sparse.diags(1 / np.maximum(norms, 1e-9)).astype(np.float32) @ p
     pt = p.T.tocsr()
-    out_i, out_j = [], []
+    out_i, out_j, out_s = [], [], []
     # Row blocks keep memory flat: each block's products are filtered before the next is made.
     for lo in range(0, n, block):
         s = (p[lo : lo + block] @ pt).tocoo()
         keep = (s.data >= floor) & (s.col > s.row + lo)
         out_i.append(s.row[keep] + lo)
         out_j.append(s.col[keep])
-    return np.concatenate(out_i), np.concatenate(out_j)
+        out_s.append(s.data[keep])
+    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
+
+
+def _pair_cosines(x: sparse.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Full cosine of rows i[k] and j[k] (rows are L2-normalised), chunked to bound memory."""
+    out = np.empty(len(i), dtype=np.float32)
+    step = 200_000
+    for lo in range(0, len(i), step):
+        a, b = i[lo : lo + step], j[lo : lo + step]
+        out[lo : lo + step] = np.asarray(x[a].multiply(x[b]).sum(axis=1)).ravel()
+    return out
 
 
 def cluster(
@@ -133,12 +152,10 @@ def cluster(
         x = vec.fit_transform(docs).tocsr()
     except ValueError:  # nothing in common at all
         return []
-    i, j = candidate_pairs(x)
+    i, j, pruned = scored_candidate_pairs(x)
     if len(i) == 0:
         return []
-    sims = np.asarray(x[i].multiply(x[j]).sum(axis=1)).ravel()
     t = np.array([m.created_at.timestamp() for m in messages])
-    near = np.abs(t[i] - t[j]) <= max_gap_days * 86400
     # One main place per message (the caller's, else the first named in the subject or text).
     ids: dict[str, int] = {}
     pid = np.full(n, -1)
@@ -146,10 +163,35 @@ def cluster(
         place = m.place or _first_place(m.subject) or _first_place(m.text[:detail_chars])
         if place:
             pid[k] = ids.setdefault(place, len(ids))
-    other = (pid[i] >= 0) & (pid[j] >= 0) & (pid[i] != pid[j])
-    ok = near & (sims >= np.where(other, link_other_place, link))
-    graph = sparse.coo_matrix((np.ones(int(ok.sum())), (i[ok], j[ok])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
+    near = np.abs(t[i] - t[j]) <= max_gap_days * 86400
+    i, j, pruned = i[near], j[near], pruned[near]
+    need = np.where((pid[i] >= 0) & (pid[j] >= 0) & (pid[i] != pid[j]), link_other_place, link)
+    # Only connectivity matters, so a pair whose two messages are already linked through others
+    # needs no full check. Pairs go most-similar first, in rounds; after each round the components
+    # are recomputed and pairs inside one component are skipped. With many near-copies per matter
+    # (the 100,000-message case) most pairs are skipped, and the components are exactly those of
+    # checking every pair.
+    order = np.argsort(-pruned, kind="stable")
+    i, j, need = i[order], j[order], need[order]
+    labels = np.arange(n)
+    edges_i: list[np.ndarray] = []
+    edges_j: list[np.ndarray] = []
+    lo, step = 0, max(50_000, n)
+    while lo < len(i):
+        a, b, thr = i[lo : lo + step], j[lo : lo + step], need[lo : lo + step]
+        lo += step
+        open_ = labels[a] != labels[b]
+        a, b, thr = a[open_], b[open_], thr[open_]
+        if len(a) == 0:
+            continue
+        ok = _pair_cosines(x, a, b) >= thr
+        if ok.any():
+            edges_i.append(a[ok])
+            edges_j.append(b[ok])
+            ei, ej = np.concatenate(edges_i), np.concatenate(edges_j)
+            graph = sparse.coo_matrix((np.ones(len(ei)), (ei, ej)), shape=(n, n))
+            _, labels = connected_components(graph, directed=False)
+        step *= 2
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     return [g.tolist() for g in np.split(order, bounds) if len(g) >= 2]

@@ -65,10 +65,17 @@ class TriageQueueItem(Base):
     suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     driving_words: Mapped[list[str]] = mapped_column(JSON, default=list)
     place: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What the case needs when the operator resolves the item (intake reports only).
+    source: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reporter_phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     resolved_category: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # The case created from the item (intake reports), by its id in the cases capability.
+    case_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
 
 
 class TrainingCorrection(Base):

@@ -139,7 +139,13 @@ class CharNgramClassifier:
         )
         vocab = self.vectorizer.get_feature_names_out()
         contrib = {str(vocab[j]): float(v * w[j]) for j, v in zip(row.col, row.data, strict=True)}
-        return _spans(text, contrib, n)
+        spans = _spans(text, contrib, n)
+        if spans:
+            return spans
+        # Weak evidence spread thin (a vague report): name the strongest n-grams themselves, even
+        # single characters — the operator sees how little the suggestion rests on.
+        grams = sorted(((c, g) for g, c in contrib.items() if c > 0 and _LETTERS.search(g)), reverse=True)
+        return [g.strip() for _, g in grams[:n]]
 
 
 def _spans(text: str, contrib: dict[str, float], n: int) -> list[str]:

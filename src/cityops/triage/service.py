@@ -1,12 +1,14 @@
-"""Triage operations: route a report, the operator queue, thresholds, corrections, the gazetteer,
-the accurate-dispatch rate and training the catalog classifier from the case store.
+"""Triage operations: route a report, intake (route + create/file/dispatch the case), the operator
+queue, thresholds, corrections, the gazetteer, the accurate-dispatch rate, hot issues, reply
+scores and training the catalog classifier from the case store.
 
-Reads of the case log and case descriptions are read-only queries on the cases tables: triage
-needs aggregates the cases service does not offer, and never writes those tables.
+Everything about cases goes through ``cityops.cases.service`` (creation, actions and its read-only
+aggregates in ``cases/stats.py``); triage never touches the cases tables.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from datetime import datetime
@@ -16,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.accounts.principal import Principal
 from cityops.db import utcnow
-from cityops.errors import DomainError, Invalid, NotFound
+from cityops.errors import Conflict, DomainError, Invalid, NotFound
 from cityops.triage import gazetteer
 from cityops.triage.models import (
     CORRECTION_SOURCES,
@@ -39,40 +42,82 @@ from cityops.triage.routing import (
     normalise_top_k,
 )
 
+log = logging.getLogger("cityops.triage")
+
 _MODEL_LOCK = threading.Lock()
 _MODEL: Any = None
+_MODEL_KEY: tuple[Any, ...] | None = None
 
 
 def model_path() -> Path:
-    """Where the trained catalog classifier lives (beside the attachments directory)."""
+    """The catalog classifier's model file: ``CITYOPS_TRIAGE_MODEL``, else the in-app trained model
+    beside the attachments directory (``<storage_dir>/../models/catalog_classifier.joblib``)."""
     from cityops.config import get_settings
 
-    return Path(get_settings().storage_dir).parent / "models" / "catalog_classifier.joblib"
+    settings = get_settings()
+    if settings.triage_model:
+        return Path(settings.triage_model)
+    return Path(settings.storage_dir).parent / "models" / "catalog_classifier.joblib"
+
+
+def _load_model_file(path: Path) -> Any:
+    """``.joblib``: a model trained in-app (:func:`train_catalog_classifier`); anything else: a
+    versioned model file written by ``cityops triage train`` (``TextClassifier.load``)."""
+    if path.suffix == ".joblib":
+        import joblib
+
+        return joblib.load(path)
+    from cityops.triage.classifier import TextClassifier
+
+    return TextClassifier.load(path)
 
 
 def get_classifier(session: Session) -> Any:
-    """The trained catalog classifier if one was saved, else the seed classifier (built once)."""
-    global _MODEL
+    """The trained classifier when its model file exists, else the seed classifier.
+
+    The live model is remembered per file (path and modification time), so a model file replaced
+    by ``cityops triage train`` is picked up on the next report without a restart. A damaged file
+    is logged and the seed classifier answers, so intake never stops on a bad model.
+    """
+    global _MODEL, _MODEL_KEY
+    path = model_path()
+    try:
+        key: tuple[Any, ...] = ("file", str(path), path.stat().st_mtime_ns)
+    except OSError:
+        key = ("seed",)
     with _MODEL_LOCK:
-        if _MODEL is None:
-            path = model_path()
-            if path.exists():
-                import joblib
+        if _MODEL is not None and (key == _MODEL_KEY or _MODEL_KEY == ("set",)):
+            return _MODEL
+        model: Any = None
+        if key[0] == "file":
+            try:
+                model = _load_model_file(path)
+            except Exception:  # fall back to the seed rather than refuse every report
+                log.exception("triage model %s could not be loaded; using the seed classifier", path)
+                key = ("seed",)
+        if model is None:
+            if _MODEL is not None and _MODEL_KEY == ("seed",):
+                return _MODEL
+            from cityops.catalog.service import list_categories
 
-                _MODEL = joblib.load(path)
-            else:
-                from cityops.catalog.service import list_categories
+            cats, _ = list_categories(session, kind="event", active=True, limit=10_000)
+            model = SeedClassifier.from_catalog((c.code, c.name) for c in cats)
+        _MODEL, _MODEL_KEY = model, key
+        return model
 
-                cats, _ = list_categories(session, kind="event", active=True, limit=10_000)
-                _MODEL = SeedClassifier.from_catalog((c.code, c.name) for c in cats)
-        return _MODEL
+
+def _remember(model: Any, key: tuple[Any, ...]) -> None:
+    global _MODEL, _MODEL_KEY
+    with _MODEL_LOCK:
+        _MODEL, _MODEL_KEY = model, key
 
 
 def set_classifier(model: Any) -> None:
-    """Swap the live classifier (after training, or in tests)."""
-    global _MODEL
+    """Swap the live classifier (after training, or in tests); ``None`` goes back to loading."""
+    global _MODEL, _MODEL_KEY
     with _MODEL_LOCK:
         _MODEL = model
+        _MODEL_KEY = ("set",) if model is not None else None
 
 
 def _area_chain(place: PlaceMatch | None, district_code: str) -> list[str]:
@@ -122,8 +167,10 @@ def route_report(
     classifier: Any = None,
     *,
     district_code: str = "330105",
+    enqueue: bool = True,
 ) -> RoutingDecision:
-    """Category, place and department for one report; unsure reports join the operator queue."""
+    """Category, place and department for one report; unsure reports join the operator queue
+    (unless ``enqueue`` is false: the caller queues it itself, see :func:`intake_report`)."""
     text = check_report_text(text)
     classifier = classifier or get_classifier(session)
     top = normalise_top_k(classifier.predict_top_k([text], 3)[0])
@@ -145,19 +192,32 @@ def route_report(
         threshold=threshold,
         reason=reason,
     )
-    if not auto:
-        item = TriageQueueItem(
-            text=text,
-            lon=lon,
-            lat=lat,
-            suggestions=[s.__dict__ for s in suggestions],
-            driving_words=decision.driving_words,
-            place=place.as_dict() if place else None,
-        )
-        session.add(item)
-        session.flush()
-        decision.queue_item_id = str(item.id)
+    if not auto and enqueue:
+        _enqueue(session, text, lon, lat, decision)
     return decision
+
+
+def _enqueue(
+    session: Session,
+    text: str,
+    lon: float | None,
+    lat: float | None,
+    decision: RoutingDecision,
+    **fields: Any,
+) -> TriageQueueItem:
+    item = TriageQueueItem(
+        text=text,
+        lon=lon,
+        lat=lat,
+        suggestions=[s.__dict__ for s in decision.suggestions],
+        driving_words=decision.driving_words,
+        place=decision.place.as_dict() if decision.place else None,
+        **fields,
+    )
+    session.add(item)
+    session.flush()
+    decision.queue_item_id = str(item.id)
+    return item
 
 
 def get_threshold(session: Session, category_code: str) -> float:
@@ -191,24 +251,289 @@ def list_queue(session: Session, *, open_only: bool = True, limit: int = 50) -> 
 
 
 def resolve_queue_item(
-    session: Session, item_id: uuid.UUID, category_code: str, user_id: uuid.UUID
-) -> TriageQueueItem:
-    """The operator's category for a queued report; it becomes a training row."""
+    session: Session,
+    item_id: uuid.UUID,
+    category_code: str,
+    principal: Principal | uuid.UUID,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    area_code: str | None = None,
+    create_case: bool = True,
+) -> tuple[TriageQueueItem, Any]:
+    """The operator's category for a queued report: the case is created, filed and dispatched
+    (when the responsibility list names a department) and the label becomes a training row.
+
+    Where the report is comes from, in order: ``lon/lat`` or ``area_code`` given now, the point
+    the report came with, the place found in its text. Returns (item, case or None).
+    """
     item = session.get(TriageQueueItem, item_id)
     if item is None:
         raise NotFound("待分拣记录不存在", "No such queue item", details={"id": str(item_id)})
     if item.resolved_at is not None:
-        from cityops.errors import Conflict
-
         raise Conflict("该记录已处理", "This queue item is already resolved", details={"id": str(item_id)})
-    from cityops.catalog.service import get_category
-
-    get_category(session, category_code)
+    _check_category(session, category_code)
+    user_id = principal.id if isinstance(principal, Principal) else principal
+    case = None
+    if create_case and isinstance(principal, Principal):
+        point = _resolution_point(session, item, lon, lat, area_code)
+        case = _create_file_dispatch(
+            session,
+            principal,
+            item.text,
+            category_code,
+            point,
+            source=item.source or "hotline",
+            address=(item.place or {}).get("name"),
+            reporter_name=item.reporter_name,
+            reporter_phone=item.reporter_phone,
+            note=f"受理员 {principal.username} 分拣：{category_code}"
+            f" / operator {principal.username} chose {category_code}",
+        )
+        item.case_id = case.id
     item.resolved_at = utcnow()
     item.resolved_by = user_id
     item.resolved_category = category_code
     record_correction(session, item.text, category_code, "operator_queue")
-    return item
+    session.flush()
+    return item, case
+
+
+def _check_category(session: Session, category_code: str) -> None:
+    from cityops.catalog.service import get_category
+
+    try:
+        get_category(session, category_code)
+    except NotFound:
+        raise Invalid(
+            f"未知的案件类别：{category_code}",
+            f"unknown category_code {category_code!r}; see the category directory",
+            code="unknown_category",
+            details={"field": "category_code"},
+        ) from None
+
+
+# The account that files and dispatches what triage routes by itself; the log names it, and the
+# creating operator is the case's creator.
+TRIAGE = Principal(id=uuid.UUID(int=0), username="triage", role="dispatcher")
+
+# (lon, lat, approximate)
+Point = tuple[float, float, bool]
+_AREA_POINTS: dict[tuple[str, str], tuple[float, float] | None] = {}
+
+
+def bind_key(session: Session) -> str:
+    """The database a session talks to, for process-wide caches (engine- or connection-bound)."""
+    bind = session.get_bind()
+    return str(bind.engine.url)
+
+
+def _area_point(session: Session, code: str) -> tuple[float, float] | None:
+    """A point surely inside an area's polygon (shapely's representative point), cached."""
+    key = (bind_key(session), code)
+    if key not in _AREA_POINTS:
+        from cityops.areas import service as areas
+
+        point: tuple[float, float] | None = None
+        try:
+            area = areas.get_area(session, code)
+        except DomainError:
+            area = None
+        if area is not None and area.geometry:
+            import json
+
+            from shapely.geometry import shape
+
+            p = shape(json.loads(area.geometry)).representative_point()
+            point = (float(p.x), float(p.y))
+        elif area is not None and area.centroid_lon is not None and area.centroid_lat is not None:
+            point = (float(area.centroid_lon), float(area.centroid_lat))
+        if len(_AREA_POINTS) > 5000:
+            _AREA_POINTS.clear()
+        _AREA_POINTS[key] = point
+    return _AREA_POINTS[key]
+
+
+def place_point(session: Session, place: PlaceMatch | None) -> Point | None:
+    """Where a case placed from text goes: the gazetteer's point, else the most specific
+    resolved area's representative point — always flagged approximate."""
+    if place is None:
+        return None
+    if place.lon is not None and place.lat is not None:
+        return (place.lon, place.lat, place.kind != "point")
+    for code in (place.grid_code, place.area_code, place.street_code):
+        if code:
+            point = _area_point(session, code)
+            if point is not None:
+                return (point[0], point[1], True)
+    return None
+
+
+def _resolution_point(
+    session: Session, item: TriageQueueItem, lon: float | None, lat: float | None, area_code: str | None
+) -> Point:
+    if (lon is None) != (lat is None):
+        raise Invalid("经纬度需同时提供", "give both lon and lat or neither", details={"field": "lon"})
+    if lon is not None and lat is not None:
+        return (float(lon), float(lat), False)
+    if area_code:
+        point = _area_point(session, area_code)
+        if point is None:
+            raise Invalid(
+                f"区域编码不存在或没有边界：{area_code}",
+                f"unknown area_code {area_code!r} (or it has no boundary)",
+                details={"field": "area_code"},
+            )
+        return (point[0], point[1], True)
+    if item.lon is not None and item.lat is not None:
+        return (item.lon, item.lat, False)
+    place = PlaceMatch(**item.place) if item.place else None
+    found = place_point(session, place)
+    if found is None:
+        raise Invalid(
+            "无法确定问题位置，请提供 lon/lat 或 area_code（街道/社区/网格编码）",
+            "the report names no known place; give lon/lat or area_code (street, community or grid)",
+            code="place_required",
+            details={"field": "area_code"},
+        )
+    return found
+
+
+def _create_file_dispatch(
+    session: Session,
+    creator: Principal,
+    text: str,
+    category_code: str,
+    point: Point,
+    *,
+    source: str,
+    address: str | None,
+    reporter_name: str | None,
+    reporter_phone: str | None,
+    note: str,
+) -> Any:
+    """Create the case through the cases service, file it and — when the responsibility list
+    names a department — dispatch it, as the triage account."""
+    from cityops.cases import service as cases
+    from cityops.cases.schemas import ActionInput, CaseCreate
+
+    lon, lat, approximate = point
+    data = CaseCreate(
+        description=text,
+        lon=lon,
+        lat=lat,
+        category_code=category_code,
+        source=source,
+        address=address,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        location_approximate=approximate,
+    )
+    case = cases.create_case(session, creator, data)
+    cases.perform_action(session, TRIAGE, case.id, "file", ActionInput(note=note))
+    if case.department_code:
+        cases.perform_action(session, TRIAGE, case.id, "dispatch", ActionInput(note=note))
+    return case
+
+
+def intake_report(
+    session: Session,
+    principal: Principal,
+    text: Any,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    source: str = "hotline",
+    address: str | None = None,
+    reporter_name: str | None = None,
+    reporter_phone: str | None = None,
+    classifier: Any = None,
+) -> dict[str, Any]:
+    """A report (typically a hotline call without coordinates) routed end to end.
+
+    Sure of category, place and department → the case is created through the cases service,
+    filed and dispatched (``{"outcome": "dispatched", "case": …}``); otherwise it waits in the
+    operator queue with three suggestions and the driving words (``{"outcome": "queued", …}``).
+    Bad input is refused before anything is written.
+    """
+    from cityops.cases import service as cases
+    from cityops.config import get_settings
+
+    text = check_report_text(text)
+    cases.check_text(text, "description", get_settings().max_description_chars)  # the cases limit too
+    reporter_name = cases.check_text(reporter_name, "reporter_name", 100)
+    reporter_phone = cases.check_text(reporter_phone, "reporter_phone", 30)
+    address = cases.check_text(address, "address", 300)
+    if (lon is None) != (lat is None):
+        raise Invalid("经纬度需同时提供", "give both lon and lat or neither", details={"field": "lon"})
+    decision = route_report(
+        session, text, lon, lat, classifier, district_code=get_settings().district_code, enqueue=False
+    )
+    out: dict[str, Any] = {"decision": decision.as_dict(), "case": None}
+    if decision.auto and decision.category_code:
+        point = (float(lon), float(lat), False) if lon is not None and lat is not None else None
+        point = point or place_point(session, decision.place)
+        if point is not None:
+            try:
+                with session.begin_nested():
+                    case = _create_file_dispatch(
+                        session,
+                        principal,
+                        text,
+                        decision.category_code,
+                        point,
+                        source=source,
+                        address=address or (decision.place.name if decision.place else None),
+                        reporter_name=reporter_name,
+                        reporter_phone=reporter_phone,
+                        note=f"智能分拣自动立案派遣（置信度 {decision.confidence:.2f}）"
+                        f" / filed and dispatched by triage (confidence {decision.confidence:.2f})",
+                    )
+                out.update(outcome="dispatched" if case.state == "dispatched" else case.state, case=case)
+                return out
+            except DomainError as exc:
+                # E.g. the place's point lies outside every grid: an operator decides instead.
+                log.info("triage could not create the case itself: %s", exc)
+                decision.reason = "case_not_created"
+        else:
+            decision.reason = "no_point"
+        decision.auto = False
+    item = _enqueue(
+        session,
+        text,
+        lon,
+        lat,
+        decision,
+        source=source,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        created_by_id=principal.id,
+    )
+    out.update(outcome="queued", decision=decision.as_dict(), queue_item=item)
+    return out
+
+
+def hot_issues(session: Session, days: int, *, now: datetime | None = None, limit: int = 100) -> list[Any]:
+    """Hot issues among the cases reported in the last ``days`` days (from the cases service)."""
+    from datetime import timedelta
+
+    from cityops.cases import service as cases
+    from cityops.triage.hotspots import HotMessage, find_hot_issues
+
+    now = now or utcnow()
+    msgs = [
+        HotMessage(
+            r.code,
+            r.description,
+            r.created_at,
+            r.reporter,
+            0,
+            r.description[:40],
+            r.community_code or r.street_code,
+        )
+        for r in cases.recent_reports(session, now - timedelta(days=days), now)
+    ]
+    return find_hot_issues(msgs, limit=limit, now=now)
 
 
 def record_correction(session: Session, text: str, label: str, source: str) -> TrainingCorrection:
@@ -232,80 +557,94 @@ def export_training_rows(session: Session, since: datetime | None = None) -> lis
     ]
 
 
-def train_catalog_classifier(
-    session: Session, *, min_per_class: int = 5, save: bool = True
-) -> dict[str, Any]:
-    """Train on case descriptions + corrections, save it, and make it the live classifier."""
-    from cityops.cases.models import Case
+SEED_WEIGHT = 3  # the written examples and corrections count like three history rows
 
-    texts: list[str] = []
-    labels: list[str] = []
-    for desc, code in session.execute(select(Case.description, Case.category_code)):
-        if desc and code:
-            texts.append(desc)
-            labels.append(code)
-    for row in export_training_rows(session):
-        texts.append(row["text"])
-        labels.append(row["label"])
+
+def train_catalog_classifier(
+    session: Session, *, min_per_class: int = 5, save: bool = True, path: Path | None = None
+) -> dict[str, Any]:
+    """Train on case descriptions + the written seed examples + corrections; save it (joblib) and
+    make it the live classifier.
+
+    ``CharNgramClassifier`` (logistic regression) is used because its probabilities are what the
+    confidence gate compares with the thresholds; a ``TextClassifier`` file from
+    ``cityops triage train`` can be configured instead with ``CITYOPS_TRIAGE_MODEL``.
+    """
+    from cityops.cases import service as cases
+    from cityops.triage.routing import CharNgramClassifier, seed_rows
+
+    rows = list(dict.fromkeys(cases.labelled_descriptions(session)))  # exact repeats once
     counts: dict[str, int] = {}
-    for lab in labels:
+    for _, lab in rows:
         counts[lab] = counts.get(lab, 0) + 1
-    keep = [i for i, lab in enumerate(labels) if counts[lab] >= min_per_class]
-    texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-    if len(set(labels)) < 2:
+    known = {lab for lab, n in counts.items() if n >= min_per_class}
+    texts = [t for t, lab in rows if lab in known]
+    labels = [lab for _, lab in rows if lab in known]
+    if len(known) < 2:
         raise Invalid(
             "历史案卷不足，无法训练", "Not enough labelled cases to train", details={"rows": len(labels)}
         )
-    try:
-        from cityops.triage.classifier import TextClassifier  # the classifier capability, when present
-
-        model: Any = TextClassifier.train(texts, labels)
-    except ImportError:
-        from cityops.triage.routing import CharNgramClassifier
-
-        model = CharNgramClassifier.train(texts, labels)
+    extra = [(ex, code) for code, name, ex in seed_rows() if code in known]
+    extra += [(name, code) for code, name, _ in seed_rows() if code in known]
+    corrections = [(r["text"], r["label"]) for r in export_training_rows(session) if r["label"] in known]
+    extra += corrections
+    model: Any = CharNgramClassifier.train(
+        texts + [t for t, _ in extra] * SEED_WEIGHT, labels + [lab for _, lab in extra] * SEED_WEIGHT
+    )
     if save:
+        target = path or model_path()
+        if target.suffix != ".joblib":
+            raise Invalid(
+                "应用内训练的模型保存为 .joblib 文件；请将 CITYOPS_TRIAGE_MODEL 指向 .joblib 路径",
+                "in-app training writes a .joblib model; point CITYOPS_TRIAGE_MODEL at a .joblib path "
+                "or train a model file with `cityops triage train`",
+                details={"path": str(target)},
+            )
         import joblib
 
-        path = model_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(model, path)
-    set_classifier(model)
-    return {"rows": len(labels), "categories": len(set(labels))}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".joblib.tmp")
+        joblib.dump(model, tmp)
+        tmp.replace(target)
+        _remember(model, ("file", str(target), target.stat().st_mtime_ns))
+    else:
+        set_classifier(model)
+    return {"rows": len(labels), "categories": len(known), "corrections": len(corrections)}
 
 
 def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """准确派遣率 per category and overall: dispatched cases not returned as misrouted / dispatched."""
-    from cityops.cases.models import Case, CaseLog
+    """准确派遣率 per category and overall: dispatched cases not returned as misrouted / dispatched.
 
-    rows = session.execute(
-        select(CaseLog.case_id, CaseLog.action, CaseLog.data, Case.category_code)
-        .join(Case, Case.id == CaseLog.case_id)
-        .where(CaseLog.action.in_(("dispatch", "return")), CaseLog.at >= since, CaseLog.at < until)
-    ).all()
-    dispatched: dict[str, set[Any]] = {}
-    misrouted: dict[str, set[Any]] = {}
-    for case_id, action, data, category in rows:
-        # The category at dispatch time when the log kept it: a later recategorisation fixes the
-        # case but the misroute still belongs to the category it was dispatched under.
-        cat = (data or {}).get("category_code") or category
-        if action == "dispatch":
-            dispatched.setdefault(cat, set()).add(case_id)
-        elif (data or {}).get("misrouted"):
-            misrouted.setdefault(cat, set()).add(case_id)
-    out = []
-    all_d: set[Any] = set()
-    all_m: set[Any] = set()
-    for cat in sorted(dispatched):
-        d, m = dispatched[cat], misrouted.get(cat, set()) & dispatched[cat]
-        all_d |= {(cat, x) for x in d}
-        all_m |= {(cat, x) for x in m}
+    The counts come from the cases capability (``cases.service.dispatch_counts``); the last row
+    (``category_code`` null) is the whole district.
+    """
+    from cityops.cases import service as cases
+
+    out: list[dict[str, Any]] = []
+    total_d = total_m = 0
+    for row in cases.dispatch_counts(session, since, until):
+        total_d += row.dispatched
+        total_m += row.misrouted
         out.append(
-            {"category_code": cat, "dispatched": len(d), "misrouted": len(m), "rate": 1 - len(m) / len(d)}
+            {
+                "category_code": row.category_code,
+                "dispatched": row.dispatched,
+                "misrouted": row.misrouted,
+                "rate": round(1 - row.misrouted / row.dispatched, 4),
+            }
         )
-    rate = 1 - len(all_m) / len(all_d) if all_d else None
-    out.append({"category_code": None, "dispatched": len(all_d), "misrouted": len(all_m), "rate": rate})
+    rate = round(1 - total_m / total_d, 4) if total_d else None
+    out.append({"category_code": None, "dispatched": total_d, "misrouted": total_m, "rate": rate})
     return out
+
+
+def score_reply(
+    message: str, reply: str, asked_at: datetime | None = None, replied_at: datetime | None = None
+) -> dict[str, Any]:
+    """Reply-quality score of one reply (see ``reply_quality``), as a plain dict for other capabilities."""
+    from cityops.triage.reply_quality import score_reply as _score
+
+    return _score(message, reply, asked_at, replied_at).as_dict()
 
 
 def list_gazetteer(session: Session) -> list[GazetteerEntry] | list[gazetteer.GazetteerRecord]:
@@ -331,7 +670,9 @@ def add_gazetteer_entry(
         raise Invalid(
             "类型不正确", f"kind must be one of {', '.join(GAZETTEER_KINDS)}", details={"field": "kind"}
         )
-    if (lon is None) != (lat is None) or (lon is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90)):
+    if (lon is None) != (lat is None) or (
+        lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90)
+    ):
         raise Invalid(
             "经纬度需同时提供且在范围内", "give both lon and lat, within range", details={"field": "lon"}
         )

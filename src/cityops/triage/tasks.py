@@ -1,11 +1,13 @@
-"""Background jobs of triage: the surge sweep over the case store."""
+"""Background jobs of triage: the surge sweep over the case store (counts from the cases service).
+
+``surge_sweep(session, now)`` is the worker's ``surge_sweep`` job (hourly, see ``cityops.worker``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.safety.service import raise_warning
@@ -18,16 +20,13 @@ def _counts(
     session: Session, since: datetime, until: datetime, district_code: str
 ) -> dict[tuple[str, str], int]:
     """Cases per (category, street) and per (category, district) created in [since, until)."""
-    from cityops.cases.models import Case  # read-only aggregate; triage never writes cases
+    from cityops.cases import service as cases
 
     counts: dict[tuple[str, str], int] = {}
-    rows = session.execute(
-        select(Case.category_code, Case.street_code).where(Case.created_at >= since, Case.created_at < until)
-    )
-    for category, street in rows:
+    for (category, street), n in cases.counts_by_category_street(session, since, until).items():
         for area in (street, district_code):
             if area:
-                counts[(category, area)] = counts.get((category, area), 0) + 1
+                counts[(category, area)] = counts.get((category, area), 0) + n
     return counts
 
 
@@ -37,7 +36,7 @@ def surge_sweep(
     *,
     weeks: int = 8,
     windows: tuple[str, ...] = ("24h", "7d"),
-    district_code: str = "330105",
+    district_code: str | None = None,
     min_observed: int = 5,
 ) -> list[dict[str, Any]]:
     """Compare the last 24 h / 7 days with the same windows of the previous ``weeks`` weeks.
@@ -45,6 +44,10 @@ def surge_sweep(
     Raises (or refreshes) one warning per window, category, area and local day: the dedup key
     holds the window's end date, so an hourly sweep does not repeat itself.
     """
+    if district_code is None:
+        from cityops.config import get_settings
+
+        district_code = get_settings().district_code
     raised: list[dict[str, Any]] = []
     for name in windows:
         length = WINDOWS[name]

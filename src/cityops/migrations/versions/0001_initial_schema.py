@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:42:33.252619
+Create Date: 2026-11-26 07:07:44.151617
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=300), nullable=True),
         sa.Column("lon", sa.Float(), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("location_approximate", sa.Boolean(), nullable=False),
         sa.Column("grid_code", sa.String(length=32), nullable=True),
         sa.Column("community_code", sa.String(length=32), nullable=True),
         sa.Column("street_code", sa.String(length=32), nullable=True),
@@ -142,6 +143,7 @@ def upgrade() -> None:
         sa.Column("extension_reason", sa.Text(), nullable=True),
         sa.Column("extensions_granted", sa.Integer(), nullable=False),
         sa.Column("extended_hours", sa.Float(), nullable=False),
+        sa.Column("reply_score", sa.Float(), nullable=True),
         sa.Column("reopened_count", sa.Integer(), nullable=False),
         sa.Column("returned_count", sa.Integer(), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
@@ -306,10 +308,15 @@ def upgrade() -> None:
         sa.Column("suggestions", sa.JSON(), nullable=False),
         sa.Column("driving_words", sa.JSON(), nullable=False),
         sa.Column("place", sa.JSON(), nullable=True),
+        sa.Column("source", sa.String(length=20), nullable=True),
+        sa.Column("reporter_name", sa.String(length=100), nullable=True),
+        sa.Column("reporter_phone", sa.String(length=30), nullable=True),
+        sa.Column("created_by_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_by", sa.Uuid(), nullable=True),
         sa.Column("resolved_category", sa.String(length=20), nullable=True),
+        sa.Column("case_id", sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_triage_queue")),
     )
     with op.batch_alter_table("triage_queue", schema=None) as batch_op:
