@@ -138,7 +138,10 @@ def logout() -> Response:
 
 
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
-def me(principal: Principal = Depends(current_principal), session: Session = Depends(get_session, scope="function")) -> UserOut:
+def me(
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> UserOut:
     user = service.get_user(session, principal.id)
     # One's own name and phone are not someone else's personal data: unmasked, not audited.
     return _to_out(user, user.display_name, user.phone, masked=False)

@@ -341,12 +341,7 @@ def issue_token(user: User, settings: Settings) -> str:
     return tokens.encode(claims, settings)
 
 
-def principal_from_token(session: Session, token: str, settings: Settings) -> Principal:
-    """The caller a bearer token or session cookie stands for; called on every request.
-
-    Raises ``Unauthorized``: "token_expired", "invalid_token", "token_revoked" (disabled user or
-    changed role/scope/password) or "demo_account_disabled".
-    """
+def _claims(token: str, settings: Settings) -> tokens.TokenClaims:
     claims = tokens.decode(token, settings)
     if claims.is_demo and not settings.demo_mode:
         raise Unauthorized(
@@ -354,7 +349,34 @@ def principal_from_token(session: Session, token: str, settings: Settings) -> Pr
             "Demo accounts work only in demo mode; sign in with a regular account",
             code="demo_account_disabled",
         )
+    return claims
+
+
+def cached_principal(token: str, settings: Settings) -> Principal | None:
+    """Like :func:`principal_from_token` without touching the database.
+
+    Returns None when the user's current state is not cached (call ``principal_from_token``
+    then); raises ``Unauthorized`` for bad, expired or revoked tokens. The web layer calls this
+    on the event loop, so it must never do I/O.
+    """
+    claims = _claims(token, settings)
+    if not tokens.check_current_cached(claims):
+        return None
+    return _principal_of(claims)
+
+
+def principal_from_token(session: Session, token: str, settings: Settings) -> Principal:
+    """The caller a bearer token or session cookie stands for; called on every request.
+
+    Raises ``Unauthorized``: "token_expired", "invalid_token", "token_revoked" (disabled user or
+    changed role/scope/password) or "demo_account_disabled".
+    """
+    claims = _claims(token, settings)
     tokens.check_current(session, claims)
+    return _principal_of(claims)
+
+
+def _principal_of(claims: tokens.TokenClaims) -> Principal:
     return Principal(
         id=claims.user_id,
         username=claims.username,

@@ -164,6 +164,20 @@ def forget_on_commit(session: Session, user_id: uuid.UUID) -> None:
     event.listen(session, "after_commit", lambda _session: _active_cache.forget(user_id), once=True)
 
 
+def check_current_cached(claims: TokenClaims) -> bool:
+    """True when the cache says the token is current; False when only the database can tell.
+
+    Raises ``Unauthorized`` when the cache already knows the token is revoked.
+    """
+    state = _active_cache.get(claims.user_id)
+    if state is None:
+        return False
+    active, version = state
+    if not active or version != claims.version:
+        raise _revoked()
+    return True
+
+
 def check_current(session: Session, claims: TokenClaims) -> None:
     """Raise ``Unauthorized`` unless the user is active and the token has their current version.
 
@@ -181,8 +195,12 @@ def check_current(session: Session, claims: TokenClaims) -> None:
         _active_cache.put(claims.user_id, *state)
     active, version = state
     if not active or version != claims.version:
-        raise Unauthorized(
-            "账号已停用或权限已变更，请重新登录",
-            "Your account was disabled or its access changed; sign in again",
-            code="token_revoked",
-        )
+        raise _revoked()
+
+
+def _revoked() -> Unauthorized:
+    return Unauthorized(
+        "账号已停用或权限已变更，请重新登录",
+        "Your account was disabled or its access changed; sign in again",
+        code="token_revoked",
+    )

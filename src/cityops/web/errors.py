@@ -50,20 +50,25 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
+        return JSONResponse(
+            _body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append({
-                "field": field,
-                "type": err.get("type"),
-                "message": f"{ERROR_TYPES_ZH.get(err.get('type', ''), '取值无效')} / {err.get('msg')}",
-            })
+            problems.append(
+                {
+                    "field": field,
+                    "type": err.get("type"),
+                    "message": f"{ERROR_TYPES_ZH.get(err.get('type', ''), '取值无效')} / {err.get('msg')}",
+                }
+            )
         fields = "、".join(p["field"] or "请求体" for p in problems)
-        message = f"请求内容有误：{fields} / Invalid request: check {', '.join(p['field'] or 'body' for p in problems)}"
+        names = ", ".join(p["field"] or "body" for p in problems)
+        message = f"请求内容有误：{fields} / Invalid request: check {names}"
         return JSONResponse(_body("validation_failed", message, {"errors": problems}), status_code=422)
 
     @app.exception_handler(HTTPException)
@@ -72,7 +77,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.detail, str) and exc.status_code not in HTTP_MESSAGES:
             en = exc.detail
         return JSONResponse(
-            _body(f"http_{exc.status_code}", f"{zh} / {en}", {}), status_code=exc.status_code,
+            _body(f"http_{exc.status_code}", f"{zh} / {en}", {}),
+            status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
 
@@ -81,8 +87,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # A constraint caught what validation missed (usually a concurrent duplicate); nothing was written.
         log.warning("integrity error: %s", exc.orig)
         return JSONResponse(
-            _body("conflict", "数据冲突（可能是重复提交），未写入任何内容，请刷新后重试 / "
-                  "The change conflicts with existing data (perhaps a duplicate); nothing was written", {}),
+            _body(
+                "conflict",
+                "数据冲突（可能是重复提交），未写入任何内容，请刷新后重试 / "
+                "The change conflicts with existing data (perhaps a duplicate); nothing was written",
+                {},
+            ),
             status_code=409,
         )
 
@@ -90,15 +100,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
         log.error("database error: %s", exc.orig)
         return JSONResponse(
-            _body("unavailable", "数据库暂时不可用，请稍后重试 / The database is unavailable; retry shortly", {}),
-            status_code=503, headers={"Retry-After": "5"},
+            _body(
+                "unavailable", "数据库暂时不可用，请稍后重试 / The database is unavailable; retry shortly", {}
+            ),
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            _body("internal_error", "服务器内部错误，已记录，请稍后重试 / Internal error; it has been logged",
-                  {"request_id": getattr(request.state, "request_id", None)}),
+            _body(
+                "internal_error",
+                "服务器内部错误，已记录，请稍后重试 / Internal error; it has been logged",
+                {"request_id": getattr(request.state, "request_id", None)},
+            ),
             status_code=500,
         )

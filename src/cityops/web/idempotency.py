@@ -65,7 +65,8 @@ class IdempotencyMiddleware:
         key = key_bytes.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH:
             status, body = _error(
-                422, "invalid_idempotency_key",
+                422,
+                "invalid_idempotency_key",
                 f"Idempotency-Key 必须是 1 到 {MAX_KEY_LENGTH} 个字符",
                 f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
             )
@@ -77,7 +78,8 @@ class IdempotencyMiddleware:
         if stored is not None:
             if stored.method != scope["method"] or stored.path != path:
                 status, body = _error(
-                    422, "idempotency_key_reused",
+                    422,
+                    "idempotency_key_reused",
                     "该 Idempotency-Key 已用于另一个请求，请换一个新的键",
                     "This Idempotency-Key was used for a different request; use a new key",
                 )
@@ -100,7 +102,9 @@ class IdempotencyMiddleware:
         status = captured.get("status", 500)
         if status < 500:
             content_type = captured.get("headers", {}).get(b"content-type", b"application/json").decode()
-            await run_in_threadpool(_store, factory, caller, key, path, status, captured["body"], content_type)
+            await run_in_threadpool(
+                _store, factory, caller, key, path, status, captured["body"], content_type
+            )
 
 
 def _find(factory: sessionmaker[Session], caller: str, key: str) -> IdempotencyRecord | None:
@@ -111,14 +115,25 @@ def _find(factory: sessionmaker[Session], caller: str, key: str) -> IdempotencyR
 
 
 def _store(
-    factory: sessionmaker[Session], caller: str, key: str, path: str, status: int, body: bytes, content_type: str
+    factory: sessionmaker[Session],
+    caller: str,
+    key: str,
+    path: str,
+    status: int,
+    body: bytes,
+    content_type: str,
 ) -> None:
     try:
         with unit_of_work(factory) as session:
             session.add(
                 IdempotencyRecord(
-                    caller=caller, key=key, method="POST", path=path, status=status,
-                    body=body, content_type=content_type,
+                    caller=caller,
+                    key=key,
+                    method="POST",
+                    path=path,
+                    status=status,
+                    body=body,
+                    content_type=content_type,
                 )
             )
     except IntegrityError:

@@ -18,8 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("cityops.access")
 
 # Bodies that endpoints accept; anything else is refused with 415 before it reaches a handler.
-ACCEPTED_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data",
-                       "application/geo+json")
+ACCEPTED_BODY_TYPES = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/geo+json",
+)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -106,7 +110,8 @@ class RequestContextMiddleware:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             return 413, error_body(
-                "too_large", f"请求体过大（上限 {self.max_body_bytes} 字节）",
+                "too_large",
+                f"请求体过大（上限 {self.max_body_bytes} 字节）",
                 f"The request body is larger than the limit of {self.max_body_bytes} bytes",
                 {"limit_bytes": self.max_body_bytes},
             )
@@ -127,8 +132,13 @@ class RequestContextMiddleware:
             return
         log.info(
             "request",
-            extra={"fields": {
-                "request_id": request_id, "method": scope["method"], "path": scope["path"], "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }},
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            },
         )
