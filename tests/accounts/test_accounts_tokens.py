@@ -165,3 +165,26 @@ def test_state_cached_before_commit_is_dropped_at_commit(
     writer.close()
     with factory() as later, pytest.raises(Unauthorized):
         service.principal_from_token(later, token, settings)
+
+
+def test_a_remembered_token_still_expires_on_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as time_module
+    import uuid as uuid_module
+
+    from cityops.accounts import tokens as tokens_module
+    from cityops.config import Settings as CitySettings
+    from cityops.errors import Unauthorized as CityUnauthorized
+
+    settings = CitySettings(secret_key="x" * 32, token_ttl_seconds=60)
+    claims = tokens_module.TokenClaims(
+        user_id=uuid_module.uuid4(), username="u", role="operator", department_code=None,
+        area_code=None, version=0, is_demo=False,
+    )
+    token = tokens_module.encode(claims, settings, issued_at=int(time_module.time()) - 50)
+    assert tokens_module.decode(token, settings) == claims  # verified and remembered
+    assert tokens_module.decode(token, settings) == claims  # from memory
+    real_time = time_module.time
+    monkeypatch.setattr(tokens_module.time, "time", lambda: real_time() + 20)
+    with pytest.raises(CityUnauthorized) as info:
+        tokens_module.decode(token, settings)
+    assert info.value.code == "token_expired"
