@@ -6,7 +6,7 @@ import numpy as np
 
 from cityops.triage.features import FeatureConfig, Featurizer, hashed_counts, normalize_text, tfidf
 
-CFG = FeatureConfig(bits=12)
+CFG = FeatureConfig(bits=12, ngram_max=3)
 
 
 def test_counts_are_deterministic_and_per_document() -> None:

@@ -125,3 +125,22 @@ def test_taxonomy_agnostic_codes() -> None:
     codes = ["01001", "01001", "01012", "01012", "06010", "06010"] * 3
     m = TextClassifier.train(texts, codes, options=TrainOptions(features=FeatureConfig(bits=12)))
     assert m.predict(["路灯坏了不亮"])[0] == ["01012"]
+
+
+def test_svm_learner_still_available_and_unknown_learner_refused() -> None:
+    texts, labels = _data(repeat=2)
+    svm = TextClassifier.train(
+        texts,
+        labels,
+        fields=("subject", "detail"),
+        options=TrainOptions(features=FeatureConfig(bits=14), learner="svm", calibration_folds=0),
+    )
+    assert svm.info["learner"] == "svm"
+    assert svm.predict([("工厂废气污染", "排放废气")])[0] == ["环境保护"]
+    with pytest.raises(Invalid):
+        TextClassifier.train(texts, labels, options=TrainOptions(learner="forest"))
+
+
+def test_default_learner_is_ridge_on_char_1_2_grams(model: TextClassifier) -> None:
+    assert model.info["learner"] == "ridge"
+    assert (model.config.ngram_min, model.config.ngram_max) == (1, 2)

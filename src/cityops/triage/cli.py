@@ -77,7 +77,15 @@ def train(
     corrections: list[Path] = typer.Option(
         [], "--corrections", help="派遣员更正（文本列 + 标签列）/ dispatcher corrections (same columns)"
     ),
-    c: float = typer.Option(TrainOptions.C, "--C", help="正则化强度 / SVM regularisation C"),
+    c: float = typer.Option(
+        TrainOptions.C, "--C", help="SVM 正则化参数 / SVM regularisation C (--learner svm)"
+    ),
+    learner: str = typer.Option(
+        TrainOptions.learner, "--learner", help="学习器 ridge（默认）或 svm / learner: ridge (default) or svm"
+    ),
+    alpha: float = typer.Option(
+        TrainOptions.alpha, "--alpha", help="岭回归正则化强度 / ridge regularisation (--learner ridge)"
+    ),
 ) -> None:
     """训练并保存模型 / Train a model on labelled files and save it."""
     cols = _columns(text_columns)
@@ -89,7 +97,12 @@ def train(
     extra = field_values(read_table(unlabelled), cols) if unlabelled else []
     with out.status("训练中 / training…"):
         clf = TextClassifier.train(
-            records, labels, fields=cols, corrections=corr, unlabelled=extra, options=TrainOptions(C=c)
+            records,
+            labels,
+            fields=cols,
+            corrections=corr,
+            unlabelled=extra,
+            options=TrainOptions(C=c, learner=learner, alpha=alpha),
         )
     clf.save(model)
     info = clf.info
