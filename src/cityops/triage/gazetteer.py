@@ -253,7 +253,7 @@ def index_for_session(session: Session) -> PlaceIndex:
     from cityops.areas.models import Area
     from cityops.triage.models import GazetteerEntry
 
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     version = _version(session)
     with _LOCK:
         hit = _CACHE.get(key)
