@@ -37,7 +37,8 @@ wrk.headers["Authorization"] = "Bearer %s"
 request = function()
   i = i + 1
   local p = points[(i %% #points) + 1]
-  local body = string.format('{"description":"路边垃圾堆放 %%d","lon":%%s,"lat":%%s,"category_code":"%s","source":"inspector"}', i, p[1], p[2])
+  local body = string.format('{"description":"路边垃圾堆放 %%d","lon":%%s,"lat":%%s,' ..
+    '"category_code":"%s","source":"inspector"}', i, p[1], p[2])
   return wrk.format(nil, "/api/v1/cases", nil, body)
 end
 """
@@ -52,30 +53,44 @@ def token(base: str, username: str) -> str:
 
 def raw_post(path: str, body: dict, tok: str) -> bytes:
     data = json.dumps(body, ensure_ascii=False).encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {tok}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {tok}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
 
 
 async def lifecycles(base: str, tokens: dict[str, str], points: list, n: int, concurrency: int = 16) -> float:
-    steps = [("file", "dispatcher", {}), ("dispatch", "dispatcher", {}), ("accept", "handler", {}),
-             ("handle", "handler", {"note": "已处理"}), ("verify", "inspector", {"passed": True}),
-             ("close", "dispatcher", {})]
+    steps = [
+        ("file", "dispatcher", {}),
+        ("dispatch", "dispatcher", {}),
+        ("accept", "handler", {}),
+        ("handle", "handler", {"note": "已处理"}),
+        ("verify", "inspector", {"passed": True}),
+        ("close", "dispatcher", {}),
+    ]
     sem = asyncio.Semaphore(concurrency)
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
         async def one(i: int) -> None:
             async with sem:
                 lon, lat = points[i % len(points)]
                 h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
-                r = await client.post("/api/v1/cases", headers=h, json={
-                    "description": f"井盖缺失 {i}", "lon": lon, "lat": lat, "category_code": CATEGORY})
+                r = await client.post(
+                    "/api/v1/cases",
+                    headers=h,
+                    json={"description": f"井盖缺失 {i}", "lon": lon, "lat": lat, "category_code": CATEGORY},
+                )
                 r.raise_for_status()
                 case = r.json()
                 handler = tokens.setdefault(f"handler-{case['department']['code']}", "")
                 for action, role, body in steps:
                     tok = handler if role == "handler" else tokens[role]
-                    r = await client.post(f"/api/v1/cases/{case['id']}/{action}", json=body,
-                                          headers={"Authorization": f"Bearer {tok}"})
+                    r = await client.post(
+                        f"/api/v1/cases/{case['id']}/{action}",
+                        json=body,
+                        headers={"Authorization": f"Bearer {tok}"},
+                    )
                     if r.status_code != 200:
                         raise RuntimeError(f"{action} answered {r.status_code}: {r.text}")
 
@@ -90,41 +105,97 @@ def run(backend: str, seconds: int) -> None:
         with served(url, workers=2) as base:
             tokens = {u: token(base, u) for u in ("dispatcher", "inspector")}
             points = world.points
-            first = httpx.post(f"{base}/api/v1/cases", headers={"Authorization": f"Bearer {tokens['dispatcher']}"},
-                               json={"description": "预热", "lon": points[0][0], "lat": points[0][1],
-                                     "category_code": CATEGORY}, timeout=30).json()
+            first = httpx.post(
+                f"{base}/api/v1/cases",
+                headers={"Authorization": f"Bearer {tokens['dispatcher']}"},
+                json={
+                    "description": "预热",
+                    "lon": points[0][0],
+                    "lat": points[0][1],
+                    "category_code": CATEGORY,
+                },
+                timeout=30,
+            ).json()
             # every department a benchmark case may land in needs its handler's token
             with unit_of_work(make_sessionmaker(make_engine(url))) as s:
-                departments = set(s.scalars(select(Responsibility.department_code).where(
-                    Responsibility.category_code == CATEGORY)))
+                departments = set(
+                    s.scalars(
+                        select(Responsibility.department_code).where(Responsibility.category_code == CATEGORY)
+                    )
+                )
             for d in departments:
                 tokens[f"handler-{d}"] = token(base, f"handler-{d}")
 
             trivial = wrk(f"{base}/healthz", seconds=seconds)
-            emit(f"http_trivial_rps[{backend}]", trivial["rps"], "requests/s",
-                 baseline="GET /healthz", baseline_value=trivial["rps"])
-            read = wrk(f"{base}/api/v1/cases/{first['id']}", seconds=seconds,
-                       script=LUA_GET % tokens["dispatcher"])
-            emit(f"http_read_case_rps[{backend}]", read["rps"], "requests/s", baseline="GET /healthz",
-                 baseline_value=trivial["rps"], p99_ms=read["p99_ms"], errors=read["errors"])
+            emit(
+                f"http_trivial_rps[{backend}]",
+                trivial["rps"],
+                "requests/s",
+                baseline="GET /healthz",
+                baseline_value=trivial["rps"],
+            )
+            read = wrk(
+                f"{base}/api/v1/cases/{first['id']}", seconds=seconds, script=LUA_GET % tokens["dispatcher"]
+            )
+            emit(
+                f"http_read_case_rps[{backend}]",
+                read["rps"],
+                "requests/s",
+                baseline="GET /healthz",
+                baseline_value=trivial["rps"],
+                p99_ms=read["p99_ms"],
+                errors=read["errors"],
+            )
             lua_points = ",".join(f"{{{lon},{lat}}}" for lon, lat in points)
-            create = wrk(f"{base}/api/v1/cases", seconds=seconds,
-                         script=LUA_CREATE % (lua_points, tokens["dispatcher"], CATEGORY))
-            emit(f"http_create_case_rps[{backend}]", create["rps"], "cases/s", baseline="GET /healthz",
-                 baseline_value=trivial["rps"], p99_ms=create["p99_ms"], errors=create["errors"])
+            create = wrk(
+                f"{base}/api/v1/cases",
+                seconds=seconds,
+                script=LUA_CREATE % (lua_points, tokens["dispatcher"], CATEGORY),
+            )
+            emit(
+                f"http_create_case_rps[{backend}]",
+                create["rps"],
+                "cases/s",
+                baseline="GET /healthz",
+                baseline_value=trivial["rps"],
+                p99_ms=create["p99_ms"],
+                errors=create["errors"],
+            )
             rate, duration = 500, seconds
-            requests = [raw_post("/api/v1/cases", {
-                "description": f"占道经营 {i}", "lon": points[i % len(points)][0], "lat": points[i % len(points)][1],
-                "category_code": CATEGORY}, tokens["dispatcher"]) for i in range(rate * duration)]
+            requests = [
+                raw_post(
+                    "/api/v1/cases",
+                    {
+                        "description": f"占道经营 {i}",
+                        "lon": points[i % len(points)][0],
+                        "lat": points[i % len(points)][1],
+                        "category_code": CATEGORY,
+                    },
+                    tokens["dispatcher"],
+                )
+                for i in range(rate * duration)
+            ]
             fixed = open_loop(base, requests, rate)
             healthz = [b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"] * (rate * duration)
             fixed_base = open_loop(base, healthz, rate)
-            emit(f"http_create_case_p99_ms_at_500rps[{backend}]", fixed["p99_ms"], "ms",
-                 baseline="GET /healthz p99 at 500 rps", baseline_value=fixed_base["p99_ms"],
-                 p50_ms=fixed["p50_ms"], max_ms=fixed["max_ms"], n=fixed["n"])
+            emit(
+                f"http_create_case_p99_ms_at_500rps[{backend}]",
+                fixed["p99_ms"],
+                "ms",
+                baseline="GET /healthz p99 at 500 rps",
+                baseline_value=fixed_base["p99_ms"],
+                p50_ms=fixed["p50_ms"],
+                max_ms=fixed["max_ms"],
+                n=fixed["n"],
+            )
             per_s = asyncio.run(lifecycles(base, tokens, points, n=300))
-            emit(f"http_full_lifecycle_per_s[{backend}]", per_s, "cases/s (create + 6 transitions)",
-                 baseline="GET /healthz rps / 7", baseline_value=trivial["rps"] / 7)
+            emit(
+                f"http_full_lifecycle_per_s[{backend}]",
+                per_s,
+                "cases/s (create + 6 transitions)",
+                baseline="GET /healthz rps / 7",
+                baseline_value=trivial["rps"] / 7,
+            )
 
 
 def main() -> None:

@@ -40,10 +40,17 @@ STEPS = [
 def principals(factory) -> dict[str, Principal]:  # type: ignore[no-untyped-def]
     with unit_of_work(factory) as session:
         users = {u.username: u for u in session.scalars(select(User))}
+
     def p(name: str) -> Principal:
         u = users[name]
-        return Principal(id=u.id, username=u.username, role=u.role, department_code=u.department_code,
-                         area_code=u.area_code)
+        return Principal(
+            id=u.id,
+            username=u.username,
+            role=u.role,
+            department_code=u.department_code,
+            area_code=u.area_code,
+        )
+
     out = {"dispatcher": p("dispatcher"), "inspector": p("inspector")}
     out.update({f"handler-{u.department_code}": p(n) for n, u in users.items() if n.startswith("handler-")})
     return out
@@ -60,8 +67,10 @@ def run(backend: str, n: int) -> None:
         start = time.perf_counter()
         for i in range(n):
             with unit_of_work(factory) as session:
-                session.execute(insert(OutboxMessage), [{"id": uuid.uuid4(), "topic": "bench", "payload": {"i": i},
-                                                         "recipients": []}])
+                session.execute(
+                    insert(OutboxMessage),
+                    [{"id": uuid.uuid4(), "topic": "bench", "payload": {"i": i}, "recipients": []}],
+                )
         baseline = n / (time.perf_counter() - start)
 
         ids = []
@@ -69,12 +78,27 @@ def run(backend: str, n: int) -> None:
         for i in range(n):
             lon, lat = world.points[i % len(world.points)]
             with unit_of_work(factory) as session:
-                case = service.create_case(session, dispatcher, CaseCreate(
-                    description=f"小区门口垃圾堆放 {i}", lon=lon, lat=lat, category_code=CATEGORY, source="inspector"))
+                case = service.create_case(
+                    session,
+                    dispatcher,
+                    CaseCreate(
+                        description=f"小区门口垃圾堆放 {i}",
+                        lon=lon,
+                        lat=lat,
+                        category_code=CATEGORY,
+                        source="inspector",
+                    ),
+                )
                 ids.append((case.id, case.department_code))
         created = n / (time.perf_counter() - start)
-        emit(f"service_case_create_per_s[{backend}]", created, "cases/s",
-             baseline="one-row insert transactions/s", baseline_value=baseline, n=n)
+        emit(
+            f"service_case_create_per_s[{backend}]",
+            created,
+            "cases/s",
+            baseline="one-row insert transactions/s",
+            baseline_value=baseline,
+            n=n,
+        )
 
         m = max(50, n // 5)
         start = time.perf_counter()
@@ -84,8 +108,14 @@ def run(backend: str, n: int) -> None:
                 with unit_of_work(factory) as session:
                     service.perform_action(session, actor, case_id, action, ActionInput(**body))
         lifecycles = m / (time.perf_counter() - start)
-        emit(f"service_full_lifecycle_per_s[{backend}]", lifecycles, "cases/s (6 transitions each)",
-             baseline="one-row insert transactions/s / 6", baseline_value=baseline / 6, n=m)
+        emit(
+            f"service_full_lifecycle_per_s[{backend}]",
+            lifecycles,
+            "cases/s (6 transitions each)",
+            baseline="one-row insert transactions/s / 6",
+            baseline_value=baseline / 6,
+            n=m,
+        )
         engine.dispose()
 
 

@@ -35,9 +35,15 @@ PG_URL = os.environ.get("CITYOPS_BENCH_DATABASE_URL", "postgresql://postgres@127
 
 
 def emit(figure: str, value: float, unit: str, *, baseline: str, baseline_value: float, **extra: Any) -> None:
-    row = {"figure": figure, "value": round(value, 4), "unit": unit, "baseline": baseline,
-           "baseline_value": round(baseline_value, 4),
-           "ratio_to_baseline": round(value / baseline_value, 4) if baseline_value else None, **extra}
+    row = {
+        "figure": figure,
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": round(baseline_value, 4),
+        "ratio_to_baseline": round(value / baseline_value, 4) if baseline_value else None,
+        **extra,
+    }
     print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
@@ -92,12 +98,19 @@ def free_port() -> int:
 def served(database_url: str, workers: int = 2, log_path: Path | None = None) -> Iterator[str]:
     """Run `cityops serve` in a subprocess (in-process worker off) and yield its base URL."""
     port = free_port()
-    env = {**os.environ, "CITYOPS_DATABASE_URL": database_url, "CITYOPS_DEMO_MODE": "true",
-           "CITYOPS_WORKER_IN_PROCESS": "false"}
+    env = {
+        **os.environ,
+        "CITYOPS_DATABASE_URL": database_url,
+        "CITYOPS_DEMO_MODE": "true",
+        "CITYOPS_WORKER_IN_PROCESS": "false",
+    }
     log = open(log_path or os.devnull, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "cityops.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -121,8 +134,9 @@ def served(database_url: str, workers: int = 2, log_path: Path | None = None) ->
         log.close()
 
 
-def wrk(url: str, *, seconds: int = 10, connections: int = 32, threads: int = 1,
-        script: str | None = None) -> dict[str, float]:
+def wrk(
+    url: str, *, seconds: int = 10, connections: int = 32, threads: int = 1, script: str | None = None
+) -> dict[str, float]:
     """Closed-loop maximum throughput with wrk (Debian package `wrk`)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
@@ -142,7 +156,9 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 32, threads: int = 1,
     return {"rps": rps, "p99_ms": p99_ms, "errors": float(non2xx.group(1)) if non2xx else 0.0}
 
 
-async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, connections: int) -> list[float]:
+async def _open_loop(
+    host: str, port: int, requests: list[bytes], rate: float, connections: int
+) -> list[float]:
     """Send requests at a fixed rate; latency counts from the scheduled time (no coordinated omission)."""
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
     latencies: list[float] = []
@@ -186,5 +202,9 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, c
 def open_loop(base: str, requests: list[bytes], rate: float, connections: int = 64) -> dict[str, float]:
     host, port = base.removeprefix("http://").split(":")
     lat = np.array(asyncio.run(_open_loop(host, int(port), requests, rate, connections))) * 1000
-    return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
-            "max_ms": float(lat.max()), "n": float(len(lat))}
+    return {
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat.max()),
+        "n": float(len(lat)),
+    }

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from tests.conftest import BACKENDS, new_database
 
 from cityops.areas.models import Area
 from cityops.cases.clock import TimeLimit, deadline
@@ -26,17 +27,19 @@ from cityops.db import make_sessionmaker, unit_of_work
 from cityops.demo.loader import load_demo
 from cityops.kit.workcal import WorkCalendar
 from cityops.web.app import create_app
-from tests.conftest import BACKENDS, new_database
 
 GONGCHENQIAO = "330105005"
 GARBAGE = "06010"  # 暴露垃圾, a working-hours category
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Settings]]:
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, Settings]]:
     engine, cleanup = new_database(request.param, tmp_path_factory.mktemp("acceptance"), "acceptance")
-    settings = Settings(demo_mode=True, worker_in_process=False,
-                        storage_dir=Path(tmp_path_factory.mktemp("files")))
+    settings = Settings(
+        demo_mode=True, worker_in_process=False, storage_dir=Path(tmp_path_factory.mktemp("files"))
+    )
     load_demo(engine, settings, n_cases=0, progress=False)
     yield engine, settings
     cleanup()
@@ -58,7 +61,9 @@ def _auth(client: TestClient, username: str) -> dict[str, str]:
 def _point_in_street(engine: Engine, street: str) -> tuple[float, float]:
     with unit_of_work(make_sessionmaker(engine)) as session:
         geometry = session.scalar(
-            select(Area.geometry).where(Area.level == "grid", Area.code.startswith(street)).order_by(Area.code)
+            select(Area.geometry)
+            .where(Area.level == "grid", Area.code.startswith(street))
+            .order_by(Area.code)
         )
     point = shape(json.loads(geometry)).representative_point()
     return point.x, point.y
@@ -69,10 +74,19 @@ def test_the_whole_journey(client: TestClient, world: tuple[Engine, Settings]) -
     dispatcher, inspector = _auth(client, "dispatcher"), _auth(client, "inspector")
     lon, lat = _point_in_street(engine, GONGCHENQIAO)
 
-    created = client.post("/api/v1/cases", headers=dispatcher, json={
-        "description": "拱宸桥街道桥西社区门口垃圾堆了三天没人清理", "lon": lon, "lat": lat,
-        "category_code": GARBAGE, "source": "inspector", "reporter_name": "王先生", "reporter_phone": "13800001234",
-    })
+    created = client.post(
+        "/api/v1/cases",
+        headers=dispatcher,
+        json={
+            "description": "拱宸桥街道桥西社区门口垃圾堆了三天没人清理",
+            "lon": lon,
+            "lat": lat,
+            "category_code": GARBAGE,
+            "source": "inspector",
+            "reporter_name": "王先生",
+            "reporter_phone": "13800001234",
+        },
+    )
     assert created.status_code == 201, created.text
     case = created.json()
     assert case["state"] == "reported"
@@ -104,7 +118,9 @@ def test_the_whole_journey(client: TestClient, world: tuple[Engine, Settings]) -
     dispatched = act("dispatch", dispatcher)
     assert dispatched["state"] == "dispatched"
     grade_limit = category["grade_limits"].get(case.get("grade") or "", None) if case.get("grade") else None
-    kind, value = (grade_limit["kind"], grade_limit["value"]) if grade_limit else (limit["kind"], limit["value"])
+    kind, value = (
+        (grade_limit["kind"], grade_limit["value"]) if grade_limit else (limit["kind"], limit["value"])
+    )
     log = client.get(f"/api/v1/cases/{case['id']}/log", headers=dispatcher).json()
     dispatched_at = datetime.fromisoformat(log[-1]["at"])
     expected = deadline(dispatched_at, TimeLimit(kind, value), WorkCalendar())
@@ -121,8 +137,13 @@ def test_the_whole_journey(client: TestClient, world: tuple[Engine, Settings]) -
 
     steps = client.get(f"/api/v1/cases/{case['id']}/log", headers=dispatcher).json()
     assert [(s["from_state"], s["to_state"]) for s in steps] == [
-        (None, "reported"), ("reported", "filed"), ("filed", "dispatched"), ("dispatched", "accepted"),
-        ("accepted", "handled"), ("handled", "verified"), ("verified", "closed"),
+        (None, "reported"),
+        ("reported", "filed"),
+        ("filed", "dispatched"),
+        ("dispatched", "accepted"),
+        ("accepted", "handled"),
+        ("handled", "verified"),
+        ("verified", "closed"),
     ]
     public = client.get(f"/api/v1/public/cases/{case['code']}")
     assert public.status_code == 200
@@ -150,8 +171,11 @@ def test_a_failed_commit_is_never_reported_as_created(
 
     event.listen(factory, "before_commit", disk_full)
     try:
-        response = client.post("/api/v1/cases", headers=dispatcher, json={
-            "description": "井盖缺失", "lon": lon, "lat": lat, "category_code": GARBAGE})
+        response = client.post(
+            "/api/v1/cases",
+            headers=dispatcher,
+            json={"description": "井盖缺失", "lon": lon, "lat": lat, "category_code": GARBAGE},
+        )
     finally:
         event.remove(factory, "before_commit", disk_full)
     assert response.status_code == 503

@@ -69,7 +69,8 @@ class Settings(BaseSettings):
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 16:
             raise UnsafeSettings(
                 "未设置安全的密钥：请设置 CITYOPS_SECRET_KEY（至少 16 个字符）。 / "
-                "Set CITYOPS_SECRET_KEY to a secret of at least 16 characters; the default is for demo mode only."
+                "Set CITYOPS_SECRET_KEY to a secret of at least 16 characters; "
+                "the default is for demo mode only."
             )
 
 

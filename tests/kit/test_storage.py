@@ -28,11 +28,17 @@ def s3_settings() -> Iterator[Settings]:
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     settings = Settings(
-        storage_backend="s3", s3_endpoint_url=f"http://127.0.0.1:{port}", s3_bucket="cityops-test",
-        s3_access_key="test", s3_secret_key="test",
+        storage_backend="s3",
+        s3_endpoint_url=f"http://127.0.0.1:{port}",
+        s3_bucket="cityops-test",
+        s3_access_key="test",
+        s3_secret_key="test",
     )
     boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, aws_access_key_id="test", aws_secret_access_key="test",
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
         region_name="us-east-1",
     ).create_bucket(Bucket="cityops-test")
     yield settings

@@ -58,5 +58,9 @@ def test_failing_transport_is_retried_later_and_does_not_block(db_session: Sessi
     # not due yet, then due after the backoff
     assert service.deliver_pending(db_session, now, transport=flaky) == 0
     assert service.deliver_pending(db_session, now + timedelta(hours=1)) == 1
-    assert db_session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.delivered_at.is_(None))) == 0
+    assert (
+        db_session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
+        )
+        == 0
+    )

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from tests.conftest import BACKENDS, new_database
 
 from cityops.config import Settings
 from cityops.web.app import create_app
-from tests.conftest import BACKENDS, new_database
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -23,7 +23,9 @@ def api_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="module")
 def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(demo_mode=True, storage_dir=Path(tmp_path_factory.mktemp("files")), worker_in_process=False)
+    return Settings(
+        demo_mode=True, storage_dir=Path(tmp_path_factory.mktemp("files")), worker_in_process=False
+    )
 
 
 @pytest.fixture(scope="module")

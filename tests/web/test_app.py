@@ -71,6 +71,13 @@ def test_invalid_token_is_401_with_a_message(client: TestClient) -> None:
 def test_openapi_is_published(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path in ("/api/v1/cases", "/api/v1/cases/{ref}", "/api/v1/cases/{ref}/log", "/api/v1/cases/{ref}/{action}",
-                 "/api/v1/auth/token", "/api/v1/departments", "/api/v1/catalog/categories/{code}"):
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{ref}",
+        "/api/v1/cases/{ref}/log",
+        "/api/v1/cases/{ref}/{action}",
+        "/api/v1/auth/token",
+        "/api/v1/departments",
+        "/api/v1/catalog/categories/{code}",
+    ):
         assert path in paths, path

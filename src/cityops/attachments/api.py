@@ -46,8 +46,13 @@ async def upload(
     settings = request.app.state.settings
     data = await file.read(settings.max_upload_bytes + 1)
     return service.store_upload(
-        session, storage, settings, principal,
-        filename=file.filename or "upload", declared_type=file.content_type or "", data=data,
+        session,
+        storage,
+        settings,
+        principal,
+        filename=file.filename or "upload",
+        declared_type=file.content_type or "",
+        data=data,
     )
 
 

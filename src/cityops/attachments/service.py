@@ -32,8 +32,14 @@ def sniff(data: bytes) -> str | None:
 
 
 def store_upload(
-    session: Session, storage: Storage, settings: Settings, principal: Principal | None,
-    *, filename: str, declared_type: str, data: bytes,
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    principal: Principal | None,
+    *,
+    filename: str,
+    declared_type: str,
+    data: bytes,
 ) -> Attachment:
     """Validate and store one file; the row is written only after the bytes are safely stored."""
     if not data:
@@ -49,15 +55,24 @@ def store_upload(
         raise UnsupportedMedia(
             f"不支持的文件类型，只接受：{'、'.join(settings.allowed_upload_types)}",
             f"Unsupported file type; accepted: {', '.join(settings.allowed_upload_types)}",
-            details={"declared": declared_type, "detected": actual, "accepted": settings.allowed_upload_types},
+            details={
+                "declared": declared_type,
+                "detected": actual,
+                "accepted": settings.allowed_upload_types,
+            },
         )
     digest = hashlib.sha256(data).hexdigest()
     attachment_id = uuid.uuid4()
     key = f"{digest[:2]}/{attachment_id}"
     storage.put(key, data, actual)
     attachment = Attachment(
-        id=attachment_id, storage_key=key, filename=filename[:200] or "upload", content_type=actual,
-        size=len(data), sha256=digest, uploaded_by=principal.id if principal else None,
+        id=attachment_id,
+        storage_key=key,
+        filename=filename[:200] or "upload",
+        content_type=actual,
+        size=len(data),
+        sha256=digest,
+        uploaded_by=principal.id if principal else None,
     )
     session.add(attachment)
     session.flush()

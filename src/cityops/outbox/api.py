@@ -36,11 +36,15 @@ def my_notifications(
     session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
 ) -> list[Any]:
-    return list(service.list_notifications(session, principal, unread_only=unread_only, limit=min(limit, 200)))
+    return list(
+        service.list_notifications(session, principal, unread_only=unread_only, limit=min(limit, 200))
+    )
 
 
 @router.post("/read")
 def mark_read(
-    body: MarkRead, session: Session = Depends(get_session, scope="function"), principal: Principal = Depends(current_principal)
+    body: MarkRead,
+    session: Session = Depends(get_session, scope="function"),
+    principal: Principal = Depends(current_principal),
 ) -> dict[str, int]:
     return {"marked": service.mark_read(session, principal, body.ids)}

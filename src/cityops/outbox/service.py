@@ -53,7 +53,11 @@ Transport = Callable[[Session, OutboxMessage], None]
 
 
 def deliver_pending(
-    session: Session, now: datetime | None = None, *, limit: int = 500, transport: Transport = _to_notifications
+    session: Session,
+    now: datetime | None = None,
+    *,
+    limit: int = 500,
+    transport: Transport = _to_notifications,
 ) -> int:
     """Deliver up to ``limit`` due messages; failures are retried with backoff.
 
