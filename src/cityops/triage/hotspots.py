@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -274,7 +275,7 @@ def _representative(members: Sequence[HotMessage]) -> str:
 
 
 def find_hot_issues(
-    messages: Sequence[HotMessage], *, limit: int = 10, now: datetime | None = None, **kwargs: float
+    messages: Sequence[HotMessage], *, limit: int = 10, now: datetime | None = None, **kwargs: Any
 ) -> list[HotIssue]:
     """Cluster and rank; the ``limit`` hottest issues."""
     return rank(messages, cluster(messages, **kwargs), now, limit)

@@ -96,7 +96,7 @@ def normalise_top_k(raw: Any) -> list[tuple[str, float]]:
             out.append((str(item[0]), float(item[1])))
         elif isinstance(item, dict):
             label = item.get("label", item.get("category_code"))
-            out.append((str(label), float(item.get("probability", item.get("prob", 0.0)))))
+            out.append((str(label), float(item.get("probability", item.get("prob")) or 0.0)))
         else:
             label = getattr(item, "label", getattr(item, "category_code", None))
             out.append((str(label), float(getattr(item, "probability", getattr(item, "prob", 0.0)))))
