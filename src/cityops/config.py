@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     outbox_interval_seconds: float = 5.0
 
     log_level: str = "INFO"
+    # Worker threads per server process for request handlers (each may hold a database connection).
+    web_threads: int = 8
 
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import inspect, text
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Handlers are sync and run in worker threads; more threads than the database pool can
+        # serve only add GIL contention and queueing, so the limit follows the setting.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         # The same refusal as `cityops serve`, for servers started without the CLI
         # (`uvicorn cityops.web.app:create_app --factory`, gunicorn, ...).
         try:
