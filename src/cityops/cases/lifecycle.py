@@ -145,21 +145,24 @@ def perform_action(
     _require(t, note, reason, body)
     act = Act(session, principal, case, body, t, now, note, reason)
     from_state = case.state
-    to_state = HANDLERS[name](act)
-    case.state = to_state
-    journal.append(
-        session,
-        case,
-        principal,
-        name,
-        from_state,
-        to_state,
-        at=now,
-        note=note,
-        attachments=_attachments(session, body.attachments),
-        data=act.data,
-        request_id=request_id,
-    )
+    # No autoflush while acting: the handler's reads (tasks, calendar) would otherwise flush the
+    # case half-changed, costing an extra UPDATE (and version bump) per action.
+    with session.no_autoflush:
+        to_state = HANDLERS[name](act)
+        case.state = to_state
+        journal.append(
+            session,
+            case,
+            principal,
+            name,
+            from_state,
+            to_state,
+            at=now,
+            note=note,
+            attachments=_attachments(session, body.attachments),
+            data=act.data,
+            request_id=request_id,
+        )
     try:
         session.flush()
     except StaleDataError:
