@@ -46,7 +46,9 @@ def citizen(make_principal: MakePrincipal) -> dict[str, str]:
     return as_header(make_principal("citizen"))
 
 
-def test_create_returns_201_with_the_case(client: TestClient, citizen: dict[str, str]) -> None:
+def test_create_returns_201_with_the_case(
+    client: TestClient, citizen: dict[str, str], make_principal: MakePrincipal
+) -> None:
     r = client.post("/api/v1/cases", json=body(address="米市巷 1 号"), headers=citizen)
     assert r.status_code == 201, r.text
     case = r.json()
@@ -56,7 +58,9 @@ def test_create_returns_201_with_the_case(client: TestClient, citizen: dict[str,
     assert case["department"] == {"code": "CGJ", "name": "区城管局"}
     assert case["deadline"] is None and case["created_at"]
     assert case["category_name"] == "暴露垃圾"
-    assert case["allowed_actions"] == ["file", "reject", "escalate", "recategorize"]
+    assert case["allowed_actions"] == []  # a citizen cannot file, reject or escalate
+    as_dispatcher = client.get(f"/api/v1/cases/{case['id']}", headers=as_header(make_principal("dispatcher")))
+    assert as_dispatcher.json()["allowed_actions"] == ["file", "reject", "escalate", "recategorize"]
     assert case["reporter_phone"] == "13900001111"  # the reporter sees their own contact
 
 

@@ -17,7 +17,7 @@ from cityops.cases import external
 from cityops.cases.models import Case, CaseLog, CaseTask
 from cityops.cases.queries import tasks_of
 from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, TaskOut
-from cityops.cases.transitions import allowed_actions
+from cityops.cases.transitions import BY_ACTION, allowed_actions
 
 
 def _dept_ref(session: Session, code: str | None) -> DepartmentRef | None:
@@ -59,7 +59,8 @@ def case_out(
         id=case.id,
         code=case.code,
         state=case.state,
-        allowed_actions=allowed_actions(case),
+        # What this caller can do now (the state allows it and their role may), for the UI.
+        allowed_actions=[a for a in allowed_actions(case) if principal.role in BY_ACTION[a].roles],
         category_code=case.category_code,
         category_name=external.category_name(session, case.category_code),
         description=case.description,
