@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from inspect import iscoroutinefunction
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from cityops import __version__
 from cityops.config import Settings, UnsafeSettings, get_settings
@@ -61,8 +65,40 @@ def refuse_unsafe_serving(settings: Settings, engine: Engine) -> None:
 def _include_routers(app: FastAPI) -> None:
     for target in ROUTERS:
         module_name, attr = target.split(":")
-        module = importlib.import_module(module_name)
-        app.include_router(getattr(module, attr))
+        router = getattr(importlib.import_module(module_name), attr)
+        _commit_in_handler_thread(router)
+        app.include_router(router)
+
+
+def _commit_in_handler_thread(router: APIRouter) -> None:
+    """Make every sync handler commit its session before it returns.
+
+    FastAPI validates a sync handler's response in another worker thread *before* the session
+    dependency exits. A transaction that still held a lock (SQLite's write lock, a row lock)
+    while waiting for that thread could deadlock with handlers that hold every thread and wait
+    for the lock. Committing at the end of the handler, in its own thread, releases locks first;
+    the dependency's commit then has nothing left to do.
+    """
+    for route in router.routes:
+        call = getattr(getattr(route, "dependant", None), "call", None)
+        if not isinstance(route, APIRoute) or call is None or iscoroutinefunction(call):
+            continue
+        if getattr(call, "_cityops_commits", False):
+            continue  # routers are module singletons; create_app may run many times
+
+        @functools.wraps(call)
+        def committing(*args: Any, __call: Any = call, **kwargs: Any) -> Any:
+            result = __call(*args, **kwargs)
+            for value in kwargs.values():
+                if isinstance(value, Session):
+                    value.commit()
+            return result
+
+        committing._cityops_commits = True  # type: ignore[attr-defined]
+        # Included routers build their effective routes from `endpoint`; the signature is kept
+        # by functools.wraps, so dependency analysis sees the handler's own parameters.
+        route.endpoint = committing
+        route.dependant.call = committing
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

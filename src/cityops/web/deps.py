@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -48,15 +50,21 @@ def _rollback_and_close(session: Session) -> None:
         session.close()
 
 
+# Commits and rollbacks get threads of their own. If they queued for the handlers' threads, a
+# transaction holding a lock (SQLite's write lock, a row lock) could wait for a thread while
+# every thread waits for that lock: the server would hang until the lock timeout.
+_FINISH_LIMITER = anyio.CapacityLimiter(32)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a session touches no connection; the first statement (in the handler's thread) does.
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_rollback_and_close, session)
+        await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
         raise
-    await run_in_threadpool(_commit_and_close, session)
+    await anyio.to_thread.run_sync(_commit_and_close, session, limiter=_FINISH_LIMITER)
 
 
 # The one way handlers should ask for a session (commit before the response is sent).
