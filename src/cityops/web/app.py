@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from cityops import __version__
 from cityops.config import Settings, UnsafeSettings, get_settings
 from cityops.db import make_engine, make_sessionmaker
+from cityops.web.deps import finish_in_handler_thread
 from cityops.web.errors import install_error_handlers
 from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
@@ -91,7 +92,7 @@ def _commit_in_handler_thread(router: APIRouter) -> None:
             result = __call(*args, **kwargs)
             for value in kwargs.values():
                 if isinstance(value, Session):
-                    value.commit()
+                    finish_in_handler_thread(value)
             return result
 
         committing._cityops_commits = True  # type: ignore[attr-defined]

@@ -56,6 +56,15 @@ def _rollback_and_close(session: Session) -> None:
 _FINISH_LIMITER = anyio.CapacityLimiter(32)
 
 
+_FINISHED = "cityops_finished"
+
+
+def finish_in_handler_thread(session: Session) -> None:
+    """Commit and close at the end of a sync handler, in its own thread (see web.app)."""
+    _commit_and_close(session)
+    session.info[_FINISHED] = True
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a session touches no connection; the first statement (in the handler's thread) does.
     session: Session = request.app.state.sessionmaker()
@@ -64,7 +73,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
         raise
-    await anyio.to_thread.run_sync(_commit_and_close, session, limiter=_FINISH_LIMITER)
+    if not session.info.get(_FINISHED):  # async handlers and dependencies end up here
+        await anyio.to_thread.run_sync(_commit_and_close, session, limiter=_FINISH_LIMITER)
 
 
 # The one way handlers should ask for a session (commit before the response is sent).
