@@ -170,6 +170,14 @@ def test_full_flow_over_http(
     assert log[4]["attachments"] == [
         {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": 12}
     ]
+    # The photo is as private as the case: its reporter and district staff see it, others get 404.
+    photo_url = f"/api/v1/attachments/{photo}"
+    assert client.get(photo_url, headers=citizen).content.startswith(b"\xff\xd8\xff")
+    assert client.get(photo_url, headers=inspector).status_code == 200
+    other_department = as_header(make_principal("handler", department_code="SW"))
+    assert client.get(photo_url, headers=other_department).status_code == 404
+    other_citizen = as_header(make_principal("citizen"))
+    assert client.get(photo_url, headers=other_citizen).status_code == 404
 
 
 def test_unknown_action_is_404_with_the_list(

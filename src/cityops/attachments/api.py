@@ -63,5 +63,5 @@ def download(
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> Response:
-    attachment = service.get_attachment(session, attachment_id)
+    attachment = service.get_readable(session, principal, attachment_id)
     return Response(storage.get(attachment.storage_key), media_type=attachment.content_type)

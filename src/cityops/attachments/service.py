@@ -86,6 +86,23 @@ def get_attachment(session: Session, attachment_id: uuid.UUID) -> Attachment:
     return attachment
 
 
+def may_read(session: Session, principal: Principal, attachment: Attachment) -> bool:
+    """The uploader, district-wide staff, and whoever can see a case that references the file."""
+    if attachment.uploaded_by == principal.id or principal.is_district_wide:
+        return True
+    from cityops.cases.service import visible_case_with_attachment
+
+    return visible_case_with_attachment(session, principal, attachment.id)
+
+
+def get_readable(session: Session, principal: Principal, attachment_id: uuid.UUID) -> Attachment:
+    """The attachment if ``principal`` may read it; otherwise NotFound (existence is not revealed)."""
+    attachment = get_attachment(session, attachment_id)
+    if not may_read(session, principal, attachment):
+        raise NotFound("找不到该附件", "No such attachment", details={"id": str(attachment_id)})
+    return attachment
+
+
 def check_exist(session: Session, ids: list[uuid.UUID]) -> None:
     """Used by actions that reference attachments, so a log never points at a missing file."""
     for attachment_id in ids:

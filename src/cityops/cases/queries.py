@@ -172,3 +172,25 @@ def list_cases(
     )
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def visible_case_with_attachment(session: Session, principal: Principal, attachment_id: uuid.UUID) -> bool:
+    """Whether ``principal`` can see a case whose log references the attachment.
+
+    Attachment ids are random UUIDs, so a text match on the log's JSON is exact in practice and
+    works the same on SQLite and PostgreSQL.
+    """
+    from sqlalchemy import String, cast
+
+    case_ids = session.scalars(
+        select(CaseLog.case_id)
+        .where(cast(CaseLog.attachments, String).like(f"%{attachment_id}%"))
+        .distinct()
+    ).all()
+    for case_id in case_ids:
+        try:
+            get_case(session, principal, case_id)
+        except NotFound:
+            continue
+        return True
+    return False

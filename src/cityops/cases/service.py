@@ -20,7 +20,7 @@ from cityops.cases import external, journal
 from cityops.cases.codes import next_code
 from cityops.cases.lifecycle import perform_action
 from cityops.cases.models import Case
-from cityops.cases.queries import CaseFilters, get_case, list_cases
+from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.stats import (
     DispatchCount,
@@ -52,6 +52,7 @@ __all__ = [
     "perform_action",
     "recent_reports",
     "reply_scores",
+    "visible_case_with_attachment",
 ]
 
 
