@@ -162,7 +162,7 @@ def list_users(
     q: str | None = Query(default=None, description="part of the user name or display name"),
     reveal: bool = Query(default=False, description="show names and phones unmasked (audited)"),
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000),
     principal: Principal = Depends(admin_only),
     session: Session = Depends(get_session, scope="function"),
 ) -> UserPage:
@@ -234,7 +234,7 @@ def list_audit(
     since: datetime | None = Query(default=None, description="inclusive, with zone offset"),
     until: datetime | None = Query(default=None, description="exclusive, with zone offset"),
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000),
     _principal: Principal = Depends(require_roles("admin", "leader")),
     session: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:

@@ -23,7 +23,7 @@ def list_areas(
     level: str | None = Query(None, description="district | street | community | grid"),
     parent_code: str | None = Query(None, description="只列出该区域的下级 / children of this area"),
     limit: int = Query(2000, ge=1, le=5000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
     session: Session = Depends(get_session, scope="function"),
 ) -> list[AreaOut]:
     areas = service.list_areas(session, level=level, parent_code=parent_code, limit=limit, offset=offset)

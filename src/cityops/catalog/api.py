@@ -64,7 +64,7 @@ def list_categories(
     active: bool | None = None,
     major_code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[CategoryOut]:
     rows, total = service.list_categories(
         session, kind=kind, q=q, local=local, active=active, major_code=major_code, limit=limit, offset=offset
@@ -147,7 +147,7 @@ def list_responsibilities(
     area_code: str | None = None,
     department_code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[ResponsibilityOut]:
     rows, total = service.list_responsibilities(
         session,

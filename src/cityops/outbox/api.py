@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -32,12 +32,12 @@ class MarkRead(BaseModel):
 @router.get("", response_model=list[NotificationOut])
 def my_notifications(
     unread_only: bool = False,
-    limit: int = 50,
+    limit: int = Query(50, ge=1, le=200),
     session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
 ) -> list[Any]:
     return list(
-        service.list_notifications(session, principal, unread_only=unread_only, limit=min(limit, 200))
+        service.list_notifications(session, principal, unread_only=unread_only, limit=limit)
     )
 
 

@@ -313,7 +313,7 @@ def warnings(
     source: str | None = None,
     min_level: int = Query(1, ge=1, le=4),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
     session: Session = Depends(get_session, scope="function"),
     who: Principal = Depends(require_roles("leader", "dispatcher", "admin")),
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from cityops.errors import DomainError
@@ -94,6 +94,21 @@ def install_error_handlers(app: FastAPI) -> None:
                 {},
             ),
             status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # A value passed validation but not the database's types (a number beyond 64 bits).
+        log.warning("value out of range: %s", exc)
+        return JSONResponse(
+            _body(
+                "out_of_range",
+                "请求中的数值超出允许范围，未写入任何内容 / "
+                "A number in the request is out of range; nothing was written",
+                {},
+            ),
+            status_code=422,
         )
 
     @app.exception_handler(OperationalError)
