@@ -177,3 +177,14 @@ def test_directory_csv_import(session: Session) -> None:
     with pytest.raises(Invalid):
         excel.import_directory_csv(session, "kind,code5\nx,1\n")
     assert session.get(Department, "CGJ") is None
+
+
+def test_export_survives_control_characters_in_names(loaded: Session) -> None:
+    # Found by schemathesis: a name with a control character made openpyxl refuse the export.
+    category = loaded.get(Category, "06010")
+    assert category is not None
+    category.name = "暴露\x07垃圾\x1b"
+    loaded.flush()
+    book = load_workbook(io.BytesIO(excel.export_workbook(loaded)))
+    names = {row[0]: row[1] for row in book.worksheets[0].iter_rows(min_row=2, values_only=True)}
+    assert names["06010"] == "暴露垃圾"

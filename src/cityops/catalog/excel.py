@@ -9,8 +9,10 @@ workbook are left alone. A sheet may be left out (for example only 权责清单)
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,15 +42,21 @@ from cityops.errors import Invalid
 # --- export ------------------------------------------------------------------------------
 
 
+def _append(ws: Any, row: list[Any]) -> None:
+    # Excel cannot hold control characters; drop them so one odd name never breaks the export.
+    ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+
+
 def export_workbook(session: Session) -> bytes:
     """The categories, their limits and the responsibility list as .xlsx bytes."""
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = SHEET_CATEGORIES
-    ws.append(CATEGORY_HEADERS)
+    _append(ws, CATEGORY_HEADERS)
     for c in session.scalars(select(Category).order_by(Category.code)):
-        ws.append(
+        _append(
+            ws,
             [
                 c.code,
                 c.name,
@@ -61,23 +69,23 @@ def export_workbook(session: Session) -> bytes:
                 _yn(c.local),
                 _yn(c.active),
                 _yn(c.emergency),
-            ]
+            ],
         )
     ws = wb.create_sheet(SHEET_LIMITS)
-    ws.append(LIMIT_HEADERS)
+    _append(ws, LIMIT_HEADERS)
     rows = session.scalars(select(CategoryTimeLimit))
     # Default first, then A, B, C, so a category's rows read top-down.
     for t in sorted(rows, key=lambda r: (r.category_code, r.grade or "")):
-        ws.append([t.category_code, t.grade or "", LIMIT_ZH[t.kind], _number(t.value)])
+        _append(ws, [t.category_code, t.grade or "", LIMIT_ZH[t.kind], _number(t.value)])
     ws = wb.create_sheet(SHEET_RESPONSIBILITIES)
-    ws.append(RESPONSIBILITY_HEADERS)
+    _append(ws, RESPONSIBILITY_HEADERS)
     stmt = (
         select(Responsibility, Department.name)
         .join(Department, Department.code == Responsibility.department_code)
         .order_by(Responsibility.category_code, Responsibility.area_code)
     )
     for r, dept_name in session.execute(stmt):
-        ws.append([r.category_code, r.area_code, r.department_code, dept_name])
+        _append(ws, [r.category_code, r.area_code, r.department_code, dept_name])
     for sheet in wb.worksheets:
         # Codes are text: keep Excel from dropping leading zeros when someone edits a cell.
         for col in ("A", "B", "C", "D", "F") if sheet.title == SHEET_CATEGORIES else ("A", "B", "C"):
