@@ -188,7 +188,10 @@ def _insert(
         if column.key not in loaded:
             setattr(case, column.key, None)
     case.last_seq = 1
-    session.execute(insert(CASES), {c.key: getattr(case, c.key) for c in _CASE_COLUMNS})
+    # NULL columns are left out: the database writes NULL for them anyway, and psycopg caches the
+    # parsing of statements with at most 50 parameters, which the full column list exceeds.
+    values = {c.key: getattr(case, c.key) for c in _CASE_COLUMNS}
+    session.execute(insert(CASES), {k: v for k, v in values.items() if v is not None})
     journal.insert_first(session, case, principal, "create", "reported", at=now, data=details)
     make_transient_to_detached(case)
     session.add(case)
