@@ -126,6 +126,9 @@ def run(backend: str, seconds: int) -> None:
             for d in departments:
                 tokens[f"handler-{d}"] = token(base, f"handler-{d}")
 
+            # Warm both server processes (lazy imports, caches, prepared statements) before measuring.
+            wrk(f"{base}/healthz", seconds=3)
+            wrk(f"{base}/api/v1/cases/{first['id']}", seconds=3, script=LUA_GET % tokens["dispatcher"])
             trivial = wrk(f"{base}/healthz", seconds=seconds)
             emit(
                 f"http_trivial_rps[{backend}]",
