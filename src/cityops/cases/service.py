@@ -114,15 +114,11 @@ def create_case_idempotent(
     lon, lat = external.validate_lonlat(data.lon, data.lat)
     loc = external.locate(session, lon, lat, data.crs)
     try:
-        external.get_category(session, data.category_code)
+        external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
-        # The category is a field of the body, so this is bad input rather than a missing URL.
-        raise Invalid(
-            f"未知的案件类别：{data.category_code}",
-            f"unknown category_code {data.category_code!r}; see the category directory",
-            code="unknown_category",
-            details={"field": "category_code"},
-        ) from None
+        from cityops.catalog.service import unknown_category
+
+        raise unknown_category(data.category_code) from None
     areas = [loc.grid_code, loc.community_code, loc.street_code, getattr(loc, "district_code", None)]
     try:
         department = external.responsible_department(session, data.category_code, areas)

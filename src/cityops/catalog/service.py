@@ -44,10 +44,12 @@ __all__ = [
     "list_responsibilities",
     "load_directory",
     "load_directory_entries",
+    "require_category",
     "responsibility_map",
     "responsible_department",
     "set_time_limits",
     "time_limit_for",
+    "unknown_category",
     "update_category",
     "update_department",
     "upsert_responsibilities",
@@ -123,6 +125,24 @@ def get_category(session: Session, code: str) -> Category:
             details={"category_code": code},
         )
     return category
+
+
+def unknown_category(code: str, field: str = "category_code") -> Invalid:
+    """The 422 for a request body naming a category that does not exist (bad input, not a bad URL)."""
+    return Invalid(
+        f"未知的案件类别：{code}",
+        f"unknown category_code {code!r}; see the category directory",
+        code="unknown_category",
+        details={"field": field},
+    )
+
+
+def require_category(session: Session, code: str, field: str = "category_code") -> Category:
+    """Like :func:`get_category` for a code that came in a request body: Invalid instead of NotFound."""
+    try:
+        return get_category(session, code)
+    except NotFound:
+        raise unknown_category(code, field) from None
 
 
 def list_categories(

@@ -201,7 +201,9 @@ def resolve_queue_item(
         raise NotFound("待分拣记录不存在", "No such queue item", details={"id": str(item_id)})
     if item.resolved_at is not None:
         raise Conflict("该记录已处理", "This queue item is already resolved", details={"id": str(item_id)})
-    _check_category(session, category_code)
+    from cityops.catalog.service import require_category
+
+    require_category(session, category_code)
     user_id = principal.id if isinstance(principal, Principal) else principal
     case = None
     if create_case and isinstance(principal, Principal):
@@ -226,20 +228,6 @@ def resolve_queue_item(
     record_correction(session, item.text, category_code, "operator_queue")
     session.flush()
     return item, case
-
-
-def _check_category(session: Session, category_code: str) -> None:
-    from cityops.catalog.service import get_category
-
-    try:
-        get_category(session, category_code)
-    except NotFound:
-        raise Invalid(
-            f"未知的案件类别：{category_code}",
-            f"unknown category_code {category_code!r}; see the category directory",
-            code="unknown_category",
-            details={"field": "category_code"},
-        ) from None
 
 
 # The account that files and dispatches what triage routes by itself; the log names it, and the
