@@ -21,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, fresh_database, open_loop, pg_available, served, wrk
+from common import each_backend, emit, fresh_database, open_loop, served, wrk
 from sqlalchemy import select
 from world import CATEGORY, build_world
 
@@ -206,10 +206,7 @@ def main() -> None:
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        if backend == "postgresql" and not pg_available():
-            print(f"# skipping {backend}: server not reachable", file=sys.stderr)
-            continue
+    for backend in each_backend(args.backends):
         run(backend, args.seconds)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, fresh_database, pg_available
+from common import each_backend, emit, fresh_database
 from sqlalchemy import insert, select
 from world import CATEGORY, build_world
 
@@ -124,10 +124,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        if backend == "postgresql" and not pg_available():
-            print(f"# skipping {backend}: server not reachable", file=sys.stderr)
-            continue
+    for backend in each_backend(args.backends):
         run(backend, args.n)
 
 
