@@ -83,6 +83,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every checkout. Connections are recycled instead,
     # and a request that meets a dropped connection fails with 503 and can be retried.
     kwargs.setdefault("pool_recycle", 1800)
+    if url.startswith("postgresql+psycopg"):
+        from cityops.kit.pgcursor import ShapeCachingCursor
+
+        kwargs["connect_args"] = {"cursor_factory": ShapeCachingCursor, **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
 
 
