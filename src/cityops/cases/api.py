@@ -8,10 +8,9 @@ from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
-from cityops.cases import calendar, service, views
+from cityops.cases import calendar, creation, service, views
 from cityops.cases.queries import CaseFilters, log_of
 from cityops.cases.schemas import (
     ActionInput,
@@ -23,11 +22,10 @@ from cityops.cases.schemas import (
     LogOut,
 )
 from cityops.config import get_settings
-from cityops.web.deps import current_principal, get_session, require_roles
+from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
 REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"
@@ -52,6 +50,8 @@ def create_case(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Report a problem; a retry with the same Idempotency-Key returns the first case (200)."""
+    if idempotency_key is None:
+        creation.run_without_transaction(session)  # one statement; a keyed retry needs a transaction
     case, created = service.create_case_idempotent(session, principal, body, idempotency_key=idempotency_key)
     out = views.view_case(session, principal, case, request_id=_request_id(request))
     return _json(out, 201 if created else 200)
@@ -60,7 +60,7 @@ def create_case(
 @router.get("/cases", response_model=CasePage)
 def list_cases(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     state: str | None = None,
     category_code: str | None = None,
@@ -98,7 +98,7 @@ def list_cases(
 def get_case(
     ref: str,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
 ) -> Response:
@@ -108,7 +108,7 @@ def get_case(
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])
-def get_log(ref: str, session: SessionDep, principal: PrincipalDep) -> list[LogOut]:
+def get_log(ref: str, session: ReadSessionDep, principal: PrincipalDep) -> list[LogOut]:
     """The case log, oldest first."""
     case = service.get_case(session, principal, ref)
     return [views.log_out(row) for row in log_of(session, case.id)]

@@ -15,12 +15,13 @@ check does database work on the event loop's behalf, and it too goes to a thread
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from cityops.accounts.principal import Principal
@@ -65,6 +66,15 @@ def finish_in_handler_thread(session: Session) -> None:
     session.info[_FINISHED] = True
 
 
+async def _finish(session: Session) -> None:
+    if session.info.get(_FINISHED):
+        return
+    if not session.in_transaction():  # never used: closing touches no connection, so no thread
+        session.close()
+        return
+    await anyio.to_thread.run_sync(_commit_and_close, session, limiter=_FINISH_LIMITER)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a session touches no connection; the first statement (in the handler's thread) does.
     session: Session = request.app.state.sessionmaker()
@@ -73,12 +83,45 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
         raise
-    if not session.info.get(_FINISHED):  # async handlers and dependencies end up here
-        await anyio.to_thread.run_sync(_commit_and_close, session, limiter=_FINISH_LIMITER)
+    await _finish(session)  # async handlers and dependencies end up committing here
+
+
+def _read_factory(state: Any) -> sessionmaker[Session]:
+    """``state.sessionmaker``'s twin whose sessions run without a transaction (built once)."""
+    base: sessionmaker[Session] = state.sessionmaker
+    cached = getattr(state, "read_sessionmaker", None)
+    if cached is not None and cached[0] is base:
+        return cached[1]
+    bind = base.kw.get("bind")
+    # A factory bound to a connection (a test's outer transaction) keeps its transaction.
+    derived = (
+        sessionmaker(**{**base.kw, "bind": bind.execution_options(isolation_level="AUTOCOMMIT")})
+        if isinstance(bind, Engine)
+        else base
+    )
+    state.read_sessionmaker = (base, derived)
+    return derived
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session without a transaction, for handlers that read (and write at most one row).
+
+    Each statement commits on its own, so a read costs one round trip instead of three (BEGIN,
+    the query, COMMIT). Use it only where one statement's atomicity is enough: a case read that
+    also writes its audit record is fine, a state change is not.
+    """
+    session: Session = _read_factory(request.app.state)()
+    try:
+        yield session
+    except BaseException:
+        await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
+        raise
+    await _finish(session)
 
 
 # The one way handlers should ask for a session (commit before the response is sent).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def _bearer_or_cookie(request: Request) -> str | None:
@@ -88,19 +131,26 @@ def _bearer_or_cookie(request: Request) -> str | None:
     return request.cookies.get("cityops_session")
 
 
-async def optional_principal(
-    request: Request, session: Session = Depends(get_session, scope="function")
-) -> Principal | None:
+def _principal_from_database(request: Request, token: str) -> Principal:
+    from cityops.accounts import service as accounts
+    from cityops.db import unit_of_work
+
+    with unit_of_work(request.app.state.sessionmaker) as session:
+        return accounts.principal_from_token(session, token, request.app.state.settings)
+
+
+async def optional_principal(request: Request) -> Principal | None:
     """The caller if a valid token or session cookie came with the request."""
     from cityops.accounts import service as accounts
 
     token = _bearer_or_cookie(request)
     if token is None:
         return None
-    settings = request.app.state.settings
-    principal = accounts.cached_principal(token, settings)
-    if principal is None:  # the user's active flag is not cached: one primary-key read, off the loop
-        principal = await run_in_threadpool(accounts.principal_from_token, session, token, settings)
+    principal = accounts.cached_principal(token, request.app.state.settings)
+    if principal is None:
+        # The user's active flag is not cached: one primary-key read in a short transaction of its
+        # own, off the event loop. Requests with a cached caller need no session for this.
+        principal = await run_in_threadpool(_principal_from_database, request, token)
     request.state.principal = principal
     return principal
 
