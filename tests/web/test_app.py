@@ -81,3 +81,23 @@ def test_openapi_is_published(client: TestClient) -> None:
         "/api/v1/catalog/categories/{code}",
     ):
         assert path in paths, path
+
+
+def test_a_failing_idempotency_lookup_is_503_not_500(client: TestClient) -> None:
+    """If the key store cannot be read, the caller hears "retry later" and nothing runs."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
+    headers = {"Idempotency-Key": "lookup-fails"}
+
+    def unavailable(*_args: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    event.listen(factory, "after_begin", unavailable)
+    try:
+        response = client.post("/api/v1/auth/logout", headers=headers)
+    finally:
+        event.remove(factory, "after_begin", unavailable)
+    assert response.status_code == 503
+    _is_error(response.json(), "unavailable")

@@ -9,11 +9,12 @@ other cannot create a second case.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import LargeBinary, String, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cityops.db import Base, UTCDateTime, unit_of_work, utcnow
 
 MAX_KEY_LENGTH = 200
+log = logging.getLogger("cityops.web")
 
 
 class IdempotencyRecord(Base):
@@ -74,7 +76,18 @@ class IdempotencyMiddleware:
             return
         factory: sessionmaker[Session] = self.factory_getter()
         caller, path = _caller(scope), scope["path"]
-        stored = await run_in_threadpool(_find, factory, caller, key)
+        try:
+            stored = await run_in_threadpool(_find, factory, caller, key)
+        except SQLAlchemyError:
+            log.exception("idempotency lookup failed on %s", path)
+            status, body = _error(
+                503,
+                "unavailable",
+                "数据库暂时不可用，请稍后重试",
+                "The database is unavailable; retry shortly",
+            )
+            await _send(send, status, body, "application/json", replayed=False)
+            return
         if stored is not None:
             if stored.method != scope["method"] or stored.path != path:
                 status, body = _error(
@@ -138,6 +151,10 @@ def _store(
             )
     except IntegrityError:
         pass  # a concurrent retry stored it first; both answers came from the same case
+    except SQLAlchemyError:
+        # The answer has been sent already. A retry then runs the handler again, which is safe
+        # for creations: the case row carries the key too and the service replays it.
+        log.exception("could not store the answer for an Idempotency-Key on %s", path)
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: str, *, replayed: bool) -> None:
