@@ -9,6 +9,7 @@ log shows every step. Another department's handler gets 404; verify before handl
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from tests.conftest import BACKENDS, new_database
 
 from cityops.areas.models import Area
@@ -153,7 +155,11 @@ def test_the_whole_journey(client: TestClient, world: tuple[Engine, Settings]) -
 def test_a_failed_commit_is_never_reported_as_created(
     client: TestClient, world: tuple[Engine, Settings]
 ) -> None:
-    """The commit happens before the response: if it fails, the client hears so and can retry."""
+    """The commit happens before the response: if it fails, the client hears so and can retry.
+
+    With an Idempotency-Key a creation runs in a transaction on both engines. (Without one, on
+    PostgreSQL it is a single autocommitted statement: see the next test.)
+    """
     from sqlalchemy import event, func
     from sqlalchemy.exc import OperationalError
 
@@ -166,14 +172,15 @@ def test_a_failed_commit_is_never_reported_as_created(
     with unit_of_work(make_sessionmaker(engine)) as session:
         before = session.scalar(select(func.count()).select_from(Case))
 
-    def disk_full(session: object) -> None:
-        raise OperationalError("COMMIT", {}, Exception("disk full"))
+    def disk_full(session: Session) -> None:
+        if any(isinstance(obj, Case) for obj in session.identity_map.values()):  # the handler's commit
+            raise OperationalError("COMMIT", {}, Exception("disk full"))
 
     event.listen(factory, "before_commit", disk_full)
     try:
         response = client.post(
             "/api/v1/cases",
-            headers=dispatcher,
+            headers={**dispatcher, "Idempotency-Key": "retry-after-disk-full"},
             json={"description": "井盖缺失", "lon": lon, "lat": lat, "category_code": GARBAGE},
         )
     finally:
@@ -182,6 +189,37 @@ def test_a_failed_commit_is_never_reported_as_created(
     assert response.json()["error"]["code"] == "unavailable"
     with unit_of_work(make_sessionmaker(engine)) as session:
         assert session.scalar(select(func.count()).select_from(Case)) == before
+
+
+def test_a_creation_without_key_writes_one_statement(
+    client: TestClient, world: tuple[Engine, Settings]
+) -> None:
+    """Unkeyed creations on PostgreSQL skip the transaction: safe only while they write once."""
+    from sqlalchemy import event
+
+    engine, _ = world
+    dispatcher = _auth(client, "dispatcher")
+    lon, lat = _point_in_street(engine, GONGCHENQIAO)
+    body = {"description": "井盖缺失", "lon": lon, "lat": lat, "category_code": GARBAGE}
+    client.post("/api/v1/cases", headers=dispatcher, json=body)  # warm the lookup caches
+    writes: list[str] = []
+
+    def count(_c: object, _cur: object, statement: str, *_args: object) -> None:
+        if not statement.lstrip().upper().startswith(("SELECT", "CREATE SEQUENCE")):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.post("/api/v1/cases", headers=dispatcher, json=body)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 201
+    code = response.json()["code"]
+    log = client.get(f"/api/v1/cases/{code}/log", headers=dispatcher).json()
+    assert [(row["seq"], row["action"], row["to_state"]) for row in log] == [(1, "create", "reported")]
+    if engine.dialect.name == "postgresql":
+        assert len(writes) == 1 and writes[0].lstrip().startswith("WITH"), writes
+        assert re.fullmatch(r"GS\d{8}-\d{5}", code)
 
 
 @pytest.mark.parametrize(

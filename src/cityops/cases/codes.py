@@ -68,13 +68,23 @@ def _ensure_pg_sequence(session: Session, name: str) -> None:
         _known_sequences.add(key)
 
 
+def code_prefix_and_sequence(session: Session, now: datetime) -> tuple[str, str]:
+    """PostgreSQL: the code's text before the number (``GS20261126-``) and the day's sequence.
+
+    The sequence is created if needed; creation then takes ``nextval`` of it in its own statement.
+    """
+    day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+    name = f"case_code_seq_{day}"
+    _ensure_pg_sequence(session, name)
+    return f"{get_settings().case_code_prefix}{day}-", name
+
+
 def next_code(session: Session, now: datetime) -> str:
     """Allocate the next case code for the Shanghai day of ``now``."""
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
     prefix = get_settings().case_code_prefix
     if session.get_bind().dialect.name == "postgresql":
-        name = f"case_code_seq_{day}"
-        _ensure_pg_sequence(session, name)
+        _, name = code_prefix_and_sequence(session, now)
         number = int(session.execute(text(f"SELECT nextval('{name}')")).scalar_one())
     else:
         number = int(session.execute(_BUMP, {"day": day}).scalar_one())

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
-from cityops.cases import external, journal
-from cityops.cases.codes import next_code
+from cityops.cases import external
+from cityops.cases.creation import insert_new_case
 from cityops.cases.lifecycle import perform_action
 from cityops.cases.models import Case
 from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
@@ -128,7 +128,7 @@ def create_case_idempotent(
 
     case = Case(
         id=new_id(),
-        code=next_code(session, now),
+        code="",  # allocated when written
         state="reported",
         category_code=data.category_code,
         description=description,
@@ -152,51 +152,15 @@ def create_case_idempotent(
     )
     details: dict[str, Any] = {"source": data.source, "category_code": data.category_code}
     if key is None:
-        _insert(session, case, principal, now, details)
+        insert_new_case(session, case, principal, now, details)
         return case, True
     # With a key, two concurrent retries may race; the unique constraint decides the winner.
     try:
         with session.begin_nested():
-            _insert(session, case, principal, now, details)
+            insert_new_case(session, case, principal, now, details)
     except IntegrityError:
         earlier = _find_idempotent(session, principal, key)
         if earlier is None:
             raise
         return earlier, False
     return case, True
-
-
-def _insert(
-    session: Session, case: Case, principal: Principal, now: datetime, details: dict[str, Any]
-) -> None:
-    """Write the new case and its first log row with two Core INSERTs.
-
-    Creation is the hot path (≥ 1,000/s); the ORM unit of work costs more than the SQL here, so
-    the rows are inserted directly and the object is then attached as already persistent.
-    """
-    for name, value in _CASE_DEFAULTS.items():
-        if getattr(case, name) is None:
-            setattr(case, name, value)
-    # Columns never set would be "unloaded" on the detached object and reloaded by a SELECT
-    # on first access; the insert writes NULL for them, so say so on the object too.
-    loaded = case.__dict__
-    for column in _CASE_COLUMNS:
-        if column.key not in loaded:
-            setattr(case, column.key, None)
-    case.last_seq = 1
-    # NULL columns are left out: the database writes NULL for them anyway, and psycopg caches the
-    # parsing of statements with at most 50 parameters, which the full column list exceeds.
-    values = {c.key: getattr(case, c.key) for c in _CASE_COLUMNS}
-    session.execute(insert(CASES), {k: v for k, v in values.items() if v is not None})
-    journal.insert_first(session, case, principal, "create", "reported", at=now, data=details)
-    make_transient_to_detached(case)
-    session.add(case)
-
-
-CASES = Case.metadata.tables[Case.__tablename__]  # the Core table, typed as such
-_CASE_COLUMNS = tuple(CASES.columns)
-_CASE_DEFAULTS: dict[str, Any] = {
-    c.key: c.default.arg  # type: ignore[attr-defined,union-attr,unused-ignore]
-    for c in _CASE_COLUMNS
-    if c.default is not None and c.default.is_scalar
-}
