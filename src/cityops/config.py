@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Worker threads per server process for request handlers (each may hold a database connection).
     web_threads: int = 8
+    # FastAPI's OpenTelemetry spans and metrics; useful only with an OTel provider configured.
+    opentelemetry: bool = False
 
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,

@@ -14,6 +14,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -42,6 +43,9 @@ ROUTERS = (
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
 )
+
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def refuse_unsafe_serving(settings: Settings, engine: Engine) -> None:
@@ -134,6 +138,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         description="城市运行一网统管、政务服务一网通办、亲清服务 / City operations in one network",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks cost a provider check and span bookkeeping on every
+        # request even with no exporter; cityops logs each request itself (web.middleware).
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.engine = engine
