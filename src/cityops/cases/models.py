@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,19 +35,47 @@ class Case(Base):
     """One case (案卷) from report to close."""
 
     __tablename__ = "cases"
+    # Columns that are NULL on every new case are indexed only where set (partial indexes):
+    # creation is the hot path, and each index a new row enters costs every INSERT.
     __table_args__ = (
         # A retried create with the same Idempotency-Key from the same user finds the first case.
-        UniqueConstraint("created_by_id", "idempotency_key", name="uq_cases_idempotency"),
+        Index(
+            "uq_cases_idempotency",
+            "created_by_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
         Index("ix_cases_state_created", "state", "created_at"),
         Index("ix_cases_created_id", "created_at", "id"),
         Index("ix_cases_category", "category_code", "created_at"),
         Index("ix_cases_street", "street_code", "created_at"),
         Index("ix_cases_grid", "grid_code"),
         Index("ix_cases_department", "department_code", "state"),
-        # The SLA sweep scans open cases by deadline / warn_at.
-        Index("ix_cases_deadline", "state", "overdue", "deadline"),
-        Index("ix_cases_warn_at", "state", "warned", "warn_at"),
-        Index("ix_cases_reporter", "reporter_user_id"),
+        # The SLA sweep scans running cases by deadline / warn_at (both set from dispatch on).
+        Index(
+            "ix_cases_deadline",
+            "state",
+            "overdue",
+            "deadline",
+            postgresql_where=text("deadline IS NOT NULL"),
+            sqlite_where=text("deadline IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_warn_at",
+            "state",
+            "warned",
+            "warn_at",
+            postgresql_where=text("warn_at IS NOT NULL"),
+            sqlite_where=text("warn_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_reporter",
+            "reporter_user_id",
+            postgresql_where=text("reporter_user_id IS NOT NULL"),
+            sqlite_where=text("reporter_user_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

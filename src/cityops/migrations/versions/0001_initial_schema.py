@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 07:07:44.151617
+Create Date: 2026-11-26 09:45:45.219951
 """
 
 from __future__ import annotations
@@ -150,18 +150,42 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
         sa.UniqueConstraint("code", name=op.f("uq_cases_code")),
-        sa.UniqueConstraint("created_by_id", "idempotency_key", name="uq_cases_idempotency"),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index("ix_cases_category", ["category_code", "created_at"], unique=False)
         batch_op.create_index("ix_cases_created_id", ["created_at", "id"], unique=False)
-        batch_op.create_index("ix_cases_deadline", ["state", "overdue", "deadline"], unique=False)
+        batch_op.create_index(
+            "ix_cases_deadline",
+            ["state", "overdue", "deadline"],
+            unique=False,
+            postgresql_where=sa.text("deadline IS NOT NULL"),
+            sqlite_where=sa.text("deadline IS NOT NULL"),
+        )
         batch_op.create_index("ix_cases_department", ["department_code", "state"], unique=False)
         batch_op.create_index("ix_cases_grid", ["grid_code"], unique=False)
-        batch_op.create_index("ix_cases_reporter", ["reporter_user_id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_reporter",
+            ["reporter_user_id"],
+            unique=False,
+            postgresql_where=sa.text("reporter_user_id IS NOT NULL"),
+            sqlite_where=sa.text("reporter_user_id IS NOT NULL"),
+        )
         batch_op.create_index("ix_cases_state_created", ["state", "created_at"], unique=False)
         batch_op.create_index("ix_cases_street", ["street_code", "created_at"], unique=False)
-        batch_op.create_index("ix_cases_warn_at", ["state", "warned", "warn_at"], unique=False)
+        batch_op.create_index(
+            "ix_cases_warn_at",
+            ["state", "warned", "warn_at"],
+            unique=False,
+            postgresql_where=sa.text("warn_at IS NOT NULL"),
+            sqlite_where=sa.text("warn_at IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "uq_cases_idempotency",
+            ["created_by_id", "idempotency_key"],
+            unique=True,
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+        )
 
     op.create_table(
         "categories",
@@ -518,13 +542,30 @@ def downgrade() -> None:
 
     op.drop_table("categories")
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_index("ix_cases_warn_at")
+        batch_op.drop_index(
+            "uq_cases_idempotency",
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_cases_warn_at",
+            postgresql_where=sa.text("warn_at IS NOT NULL"),
+            sqlite_where=sa.text("warn_at IS NOT NULL"),
+        )
         batch_op.drop_index("ix_cases_street")
         batch_op.drop_index("ix_cases_state_created")
-        batch_op.drop_index("ix_cases_reporter")
+        batch_op.drop_index(
+            "ix_cases_reporter",
+            postgresql_where=sa.text("reporter_user_id IS NOT NULL"),
+            sqlite_where=sa.text("reporter_user_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_cases_grid")
         batch_op.drop_index("ix_cases_department")
-        batch_op.drop_index("ix_cases_deadline")
+        batch_op.drop_index(
+            "ix_cases_deadline",
+            postgresql_where=sa.text("deadline IS NOT NULL"),
+            sqlite_where=sa.text("deadline IS NOT NULL"),
+        )
         batch_op.drop_index("ix_cases_created_id")
         batch_op.drop_index("ix_cases_category")
 
