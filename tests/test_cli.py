@@ -311,14 +311,14 @@ def test_import_catalog_refuses_a_bad_workbook(
     exported = tmp_path / "demo-catalog.xlsx"
     assert demo_db[0].run("export-catalog", str(exported)).exit_code == 0
     result = migrated.run("import-catalog", str(exported))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "nothing was imported" in result.output and "权责清单 第 2 行" in result.output
     assert migrated.count(Category) == 0
 
     garbage = tmp_path / "garbage.xlsx"
     garbage.write_bytes(b"not a workbook")
     result = migrated.run("import-catalog", str(garbage))
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
     text = tmp_path / "catalog.txt"
     text.write_text("x", encoding="utf-8")
     result = migrated.run("import-catalog", str(text))

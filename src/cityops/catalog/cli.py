@@ -31,7 +31,7 @@ def _report(exc: DomainError) -> None:
     for e in details.get("errors", []):
         where = f"{e.get('sheet', '')} 第 {e.get('row', '?')} 行 {e.get('column', e.get('field', ''))}"
         typer.echo(f"  {where}: {e.get('message', '')}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(1)  # the input was refused (2 is for usage and settings errors)
 
 
 def import_catalog(path: Path, *, engine: Engine | None = None) -> dict[str, int]:
