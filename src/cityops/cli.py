@@ -131,7 +131,7 @@ def import_areas(
     from cityops.errors import DomainError
 
     try:
-        import_areas_command(path, level=level, crs=crs, database_url=get_settings().database_url)
+        import_areas_command(path, level=level, crs=crs, engine=_engine())
     except DomainError as exc:  # nothing was written: the import is one transaction
         typer.secho(exc.message, fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

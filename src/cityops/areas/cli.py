@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.areas import service
@@ -17,11 +18,17 @@ app = typer.Typer(help="区域（街道、社区、单元网格）/ areas")
 console = Console()
 
 
-def _session_factory(database_url: str | None) -> sessionmaker[Session]:
+def _engine(database_url: str | None = None) -> Engine:
     from cityops.config import get_settings
-    from cityops.db import make_engine, make_sessionmaker
+    from cityops.db import make_engine
 
-    return make_sessionmaker(make_engine(database_url or get_settings().database_url))
+    return make_engine(database_url or get_settings().database_url)
+
+
+def _session_factory(engine: Engine | None) -> sessionmaker[Session]:
+    from cityops.db import make_sessionmaker
+
+    return make_sessionmaker(engine or _engine())
 
 
 def _progress() -> Progress:
@@ -42,7 +49,8 @@ def import_areas_command(
     name_property: str = "name",
     parent_code_property: str = "parent_code",
     grade_property: str = "grade",
-    database_url: str | None = None,
+    *,
+    engine: Engine | None = None,
 ) -> int:
     """Import a GeoJSON FeatureCollection file into the areas table in one transaction.
 
@@ -54,7 +62,7 @@ def import_areas_command(
         collection = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(f"无法读取 GeoJSON 文件 / cannot read GeoJSON file {path}: {exc}") from None
-    with _progress() as bar, unit_of_work(_session_factory(database_url)) as session:
+    with _progress() as bar, unit_of_work(_session_factory(engine)) as session:
         task = bar.add_task(f"导入 / importing {Path(path).name}", total=None)
         result = service.import_geojson(
             session,
@@ -87,7 +95,14 @@ def import_areas(
     """导入区域 GeoJSON / import areas from a GeoJSON file."""
     try:
         import_areas_command(
-            path, level, crs, code_property, name_property, parent_code_property, grade_property, database_url
+            path,
+            level,
+            crs,
+            code_property,
+            name_property,
+            parent_code_property,
+            grade_property,
+            engine=_engine(database_url),
         )
     except DomainError as err:
         console.print(f"[red]{err.message}[/red]")
@@ -99,7 +114,7 @@ def load_demo_areas(database_url: str | None = typer.Option(None, envvar="CITYOP
     """载入拱墅区演示区域 / load the shipped Gongshu demo areas."""
     from cityops.db import unit_of_work
 
-    with _progress() as bar, unit_of_work(_session_factory(database_url)) as session:
+    with _progress() as bar, unit_of_work(_session_factory(_engine(database_url))) as session:
         task = bar.add_task("演示区域 / demo areas", total=None)
         n = service.load_demo_areas(session, progress=lambda d, t: bar.update(task, completed=d, total=t))
     console.print(f"已载入 loaded {n} areas")
