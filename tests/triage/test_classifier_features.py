@@ -29,6 +29,15 @@ def test_full_width_and_case_fold_to_the_same_features() -> None:
     assert (a != b).nnz == 0
 
 
+def test_digits_fold_to_zero_from_algorithm_2() -> None:
+    a = hashed_counts(["电话13812345678，2019年"], CFG, salt=0)
+    b = hashed_counts(["电话10000000000，2000年"], CFG, salt=0)
+    c = hashed_counts(["电话１３８１２３４５６７８，2019年"], CFG, salt=0)  # full-width digits too
+    assert (a != b).nnz == 0 and (a != c).nnz == 0
+    v1 = FeatureConfig(bits=12, ngram_max=3, algorithm=1)
+    assert (hashed_counts(["2019年"], v1, salt=0) != hashed_counts(["2000年"], v1, salt=0)).nnz > 0
+
+
 def test_whitespace_collapsed_and_long_text_truncated() -> None:
     assert normalize_text("  投诉\n\t\t物业\u3000收费 ", 100) == "投诉 物业 收费"
     assert len(normalize_text("字" * 100_000, 3000)) == 3000

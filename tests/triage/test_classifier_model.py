@@ -141,6 +141,48 @@ def test_svm_learner_still_available_and_unknown_learner_refused() -> None:
         TextClassifier.train(texts, labels, options=TrainOptions(learner="forest"))
 
 
-def test_default_learner_is_ridge_on_char_1_2_grams(model: TextClassifier) -> None:
-    assert model.info["learner"] == "ridge"
+def test_default_learner_is_nb_scaled_ridge_on_char_1_2_grams(model: TextClassifier) -> None:
+    assert model.info["learner"] == "ridge" and model.info["nb_scale"] == 0.5
     assert (model.config.ngram_min, model.config.ngram_max) == (1, 2)
+    assert model.config.algorithm == 2  # digits folded
+
+
+def test_plain_ridge_still_available() -> None:
+    texts, labels = _data(repeat=2)
+    plain = TextClassifier.train(
+        texts,
+        labels,
+        fields=("subject", "detail"),
+        options=TrainOptions(features=FeatureConfig(bits=14), nb_scale=0.0, calibration_folds=0),
+    )
+    assert plain.info["nb_scale"] == 0.0
+    assert plain.predict([("工厂废气污染", "排放废气")])[0] == ["环境保护"]
+
+
+def test_algorithm_1_files_still_predict_as_trained(tmp_path: Path) -> None:
+    """Files written before digit folding (feature algorithm 1) keep their featurizer."""
+    texts, labels = _data(repeat=2)
+    v1 = TextClassifier.train(
+        texts,
+        labels,
+        fields=("subject", "detail"),
+        options=TrainOptions(features=FeatureConfig(bits=14, algorithm=1), calibration_folds=0),
+    )
+    path = tmp_path / "v1.model"
+    v1.save(path)
+    again = TextClassifier.load(path)
+    assert again.config.algorithm == 1
+    probe = [("公交线路2019年调整", "12路公交"), ("河道污水", "发臭")]
+    assert np.allclose(again.predict_proba(probe), v1.predict_proba(probe), atol=1e-6)
+
+
+def test_unknown_feature_algorithm_is_incompatible(model: TextClassifier, tmp_path: Path) -> None:
+    good = tmp_path / "good.npz"
+    model.save(good)
+    with np.load(good, allow_pickle=False) as z:
+        header = json.loads(z["header"].tobytes())
+    future = tmp_path / "future.npz"
+    _rewrite_header(good, future, features={**header["features"], "algorithm": 99})
+    with pytest.raises(Invalid, match=r"不兼容.*algorithm 99.*retrain") as err:
+        TextClassifier.load(future)
+    assert err.value.code == "incompatible_model"

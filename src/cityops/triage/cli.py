@@ -86,6 +86,13 @@ def train(
     alpha: float = typer.Option(
         TrainOptions.alpha, "--alpha", help="岭回归正则化强度 / ridge regularisation (--learner ridge)"
     ),
+    nb_scale: float = typer.Option(
+        TrainOptions.nb_scale,
+        "--nb-scale",
+        min=0.0,
+        max=1.0,
+        help="NB 特征缩放（0 = 关闭）/ NB feature scaling, 0 = off (--learner ridge)",
+    ),
 ) -> None:
     """训练并保存模型 / Train a model on labelled files and save it."""
     cols = _columns(text_columns)
@@ -102,7 +109,7 @@ def train(
             fields=cols,
             corrections=corr,
             unlabelled=extra,
-            options=TrainOptions(C=c, learner=learner, alpha=alpha),
+            options=TrainOptions(C=c, learner=learner, alpha=alpha, nb_scale=nb_scale),
         )
     clf.save(model)
     info = clf.info
