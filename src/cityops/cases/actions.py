@@ -149,14 +149,9 @@ def _reply_score(a: Act) -> dict[str, Any] | None:
 
 def _check_category(a: Act, code: str) -> str:
     try:
-        external.get_category(a.session, code)
+        external.get_category(a.session, code)  # cached
     except NotFound:
-        raise Invalid(
-            f"未知的案件类别：{code}",
-            f"unknown category_code {code!r}; see the category directory",
-            code="unknown_category",
-            details={"field": "category_code"},
-        ) from None
+        raise external.unknown_category(code) from None
     return code
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 from typing import Any, TypeVar
@@ -66,16 +67,32 @@ def locate(session: Session, lon: float, lat: float, crs: str) -> Any:
 # -- catalog -----------------------------------------------------------------------------------
 
 
-def get_category(session: Session, code: str) -> Any:
-    """The category row (NotFound for an unknown code); cached."""
-    return _cached(
-        session, ("category", code), lambda: _mod("cityops.catalog.service").get_category(session, code)
-    )
+@dataclass(frozen=True)
+class CategoryRef:
+    """What cases need of a category: its code and name (a plain value, safe to cache)."""
+
+    code: str
+    name: str
+
+
+def get_category(session: Session, code: str) -> CategoryRef:
+    """The category (NotFound for an unknown code); cached."""
+
+    def load() -> CategoryRef:
+        row = _mod("cityops.catalog.service").get_category(session, code)
+        return CategoryRef(code=str(row.code), name=str(row.name))
+
+    return _cached(session, ("category", code), load)
+
+
+def unknown_category(code: str) -> Exception:
+    """The 422 for a request body naming a category that does not exist."""
+    return _mod("cityops.catalog.service").unknown_category(code)
 
 
 def category_name(session: Session, code: str) -> str:
     try:
-        return str(getattr(get_category(session, code), "name", code))
+        return get_category(session, code).name
     except Exception:  # a category deleted after the case was made still shows its code
         return code
 

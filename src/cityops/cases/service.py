@@ -116,9 +116,7 @@ def create_case_idempotent(
     try:
         external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
-        from cityops.catalog.service import unknown_category
-
-        raise unknown_category(data.category_code) from None
+        raise external.unknown_category(data.category_code) from None
     areas = [loc.grid_code, loc.community_code, loc.street_code, getattr(loc, "district_code", None)]
     try:
         department = external.responsible_department(session, data.category_code, areas)
