@@ -5,7 +5,8 @@ GB/T 47678.5 matter codes, local categories). A record is one string per text fi
 ``("subject", "detail")``); a plain ``str`` is accepted for one-field models.
 
 Model: hashed character n-gram TF-IDF blocks (``features``) → one least-squares (ridge) linear
-classifier per class (one-vs-rest, class-balanced; a linear SVM is the alternative learner) →
+classifier per class on NB-scaled features (one-vs-rest, class-balanced; plain ridge and a linear
+SVM are the alternatives) →
 softmax with a temperature fitted on out-of-fold scores, so the probabilities are calibrated
 rather than raw margins. Prediction does not call scikit-learn at all: the weights are held as
 one dense float32 matrix per block and the scores are a sparse × dense product, which is what
