@@ -429,17 +429,9 @@ def _free_port() -> int:
 def test_serve_runs_as_a_real_process_in_demo_mode(demo_db: tuple[Cli, Result], tmp_path: Path) -> None:
     cli, _ = demo_db
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")}
-    env.update(
-        CITYOPS_DATABASE_URL=cli.url,
-        CITYOPS_DEMO_MODE="true",
-        CITYOPS_WORKER_IN_PROCESS="false",
-        CITYOPS_STORAGE_DIR=str(tmp_path / "files"),
-        CITYOPS_LOG_LEVEL="WARNING",
-    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "cityops.cli", "serve", "--port", str(port)],
-        env=env,
+        env=_serve_env(cli, tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -462,3 +454,92 @@ def test_serve_runs_as_a_real_process_in_demo_mode(demo_db: tuple[Cli, Result], 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _serve_env(cli: Cli, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")}
+    env.update(
+        CITYOPS_DATABASE_URL=cli.url,
+        CITYOPS_DEMO_MODE="true",
+        CITYOPS_WORKER_IN_PROCESS="false",
+        CITYOPS_STORAGE_DIR=str(tmp_path / "files"),
+        CITYOPS_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def test_serve_with_workers_runs_a_process_per_socket_and_stops_on_sigterm(
+    demo_db: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    """`--workers 2`: two server processes share the port (SO_REUSEPORT); SIGTERM stops them all."""
+    import signal
+
+    cli, _ = demo_db
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cityops.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=_serve_env(cli, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        answers = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and answers < 20 and proc.poll() is None:
+            try:  # a new connection each time, so the kernel may pick either process
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    answers += response.status == 200
+            except OSError:
+                time.sleep(0.2)
+        assert answers == 20, proc.stdout.read() if proc.poll() is not None else answers
+        pgrep = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        children = pgrep.stdout.split()
+        listening = [pid for pid in children if _listens(int(pid), port)]
+        assert len(listening) == 2, (children, listening)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0
+    for pid in listening:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port`` (from /proc, Linux)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "0A" and fields[9] in inodes:  # 0A = LISTEN
+                return True
+    return False
+
+
+def test_serve_with_workers_refuses_a_busy_port(demo_db: tuple[Cli, Result], tmp_path: Path) -> None:
+    cli, _ = demo_db
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "cityops.cli", "serve", "--port", str(port), "--workers", "2"],
+            env=_serve_env(cli, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout

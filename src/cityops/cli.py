@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -61,15 +61,17 @@ def serve(
 
     configure_logging(settings.log_level)
     typer.echo(f"cityops 正在运行 / serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "cityops.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        log_level=settings.log_level.lower(),
-    )
+    options: dict[str, Any] = {"access_log": access_log, "log_level": settings.log_level.lower()}
+    from cityops.web import server
+
+    if workers > 1 and server.supported():
+        # One listening socket per process, so connections spread over them (see web.server).
+        try:
+            code = server.serve_processes(host, port, workers, options)
+        except OSError as exc:
+            _fail(f"无法监听 {host}:{port} / cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(code)
+    uvicorn.run(server.APP, factory=True, host=host, port=port, workers=workers, **options)
 
 
 @app.command()

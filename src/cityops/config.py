@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     outbox_interval_seconds: float = 5.0
 
     log_level: str = "INFO"
-    # Worker threads per server process for request handlers (each may hold a database connection).
-    web_threads: int = 8
+    # Handler threads per server process (each may hold a database connection). Few threads keep
+    # the GIL uncontended: measured on 2 cores, 2–4 threads served more creations per second with
+    # a lower p99 than 8. Raise it when handlers spend long waiting on slow I/O.
+    web_threads: int = 4
     # FastAPI's OpenTelemetry spans and metrics; useful only with an OTel provider configured.
     opentelemetry: bool = False
 
