@@ -101,3 +101,17 @@ def test_a_failing_idempotency_lookup_is_503_not_500(client: TestClient) -> None
         event.remove(factory, "after_begin", unavailable)
     assert response.status_code == 503
     _is_error(response.json(), "unavailable")
+
+
+def test_startup_freezes_what_it_loaded(tmp_path: Path) -> None:
+    """Objects loaded at startup are moved out of the garbage collector's way (gc.freeze)."""
+    import gc
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")
+    app = create_app(Settings(demo_mode=True, worker_in_process=False), engine=engine)
+    gc.unfreeze()
+    try:
+        with TestClient(app):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
