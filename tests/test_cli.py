@@ -468,10 +468,11 @@ def _serve_env(cli: Cli, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_serve_with_workers_runs_a_process_per_socket_and_stops_on_sigterm(
-    demo_db: tuple[Cli, Result], tmp_path: Path
+@pytest.mark.parametrize("how", ["SIGTERM to the parent", "Ctrl-C to the process group"])
+def test_serve_with_workers_runs_a_process_per_socket_and_stops_on_a_signal(
+    demo_db: tuple[Cli, Result], tmp_path: Path, how: str
 ) -> None:
-    """`--workers 2`: two server processes share the port (SO_REUSEPORT); SIGTERM stops them all."""
+    """`--workers 2`: two server processes share the port (SO_REUSEPORT); a signal stops them all."""
     import signal
 
     cli, _ = demo_db
@@ -482,6 +483,7 @@ def test_serve_with_workers_runs_a_process_per_socket_and_stops_on_sigterm(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, like a shell job
     )
     try:
         answers = 0
@@ -498,7 +500,10 @@ def test_serve_with_workers_runs_a_process_per_socket_and_stops_on_sigterm(
         listening = [pid for pid in children if _listens(int(pid), port)]
         assert len(listening) == 2, (children, listening)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if how.startswith("SIGTERM"):
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
         try:
             code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -69,15 +69,17 @@ def serve_processes(host: str, port: int, workers: int, uvicorn_options: dict[st
     check_port_free(host, port)
     ctx = multiprocessing.get_context("spawn")
     stopping = False
+    interrupted = False  # Ctrl-C reaches the whole foreground process group, children included
 
     def start() -> tuple[BaseProcess, float]:
         process = ctx.Process(target=_serve_one, args=(host, port, uvicorn_options), daemon=False)
         process.start()
         return process, time.monotonic()
 
-    def stop(*_: Any) -> None:
-        nonlocal stopping
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping, interrupted
         stopping = True
+        interrupted = interrupted or signum == signal.SIGINT
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     processes = [start() for _ in range(workers)]
@@ -96,6 +98,11 @@ def serve_processes(host: str, port: int, workers: int, uvicorn_options: dict[st
                 time.sleep(_RESTART_PAUSE_SECONDS)
                 processes[i] = start()
     finally:
+        # After Ctrl-C the children are already shutting down gracefully; a second signal would
+        # make uvicorn drop the requests in flight, so give them time first.
+        if interrupted:
+            for process, _ in processes:
+                process.join(timeout=10)
         for process, _ in processes:
             if process.is_alive():
                 process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
