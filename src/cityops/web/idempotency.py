@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityops.db import Base, UTCDateTime, unit_of_work, utcnow
+from cityops.web.middleware import error_body
 
 MAX_KEY_LENGTH = 200
 log = logging.getLogger("cityops.web")
@@ -45,10 +46,9 @@ def _caller(scope: Scope) -> str:
     return hashlib.sha256(credential).hexdigest()[:64]
 
 
-def _error(status: int, code: str, zh: str, en: str) -> tuple[int, bytes]:
-    import orjson
-
-    return status, orjson.dumps({"error": {"code": code, "message": f"{zh} / {en}", "details": {}}})
+async def _send_error(send: Send, status: int, code: str, zh: str, en: str) -> None:
+    body = error_body(code, zh, en)
+    await _send(send, status, body, "application/json", replayed=False)
 
 
 class IdempotencyMiddleware:
@@ -66,13 +66,13 @@ class IdempotencyMiddleware:
             return
         key = key_bytes.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH:
-            status, body = _error(
+            await _send_error(
+                send,
                 422,
                 "invalid_idempotency_key",
                 f"Idempotency-Key 必须是 1 到 {MAX_KEY_LENGTH} 个字符",
                 f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
             )
-            await _send(send, status, body, "application/json", replayed=False)
             return
         factory: sessionmaker[Session] = self.factory_getter()
         caller, path = _caller(scope), scope["path"]
@@ -80,23 +80,23 @@ class IdempotencyMiddleware:
             stored = await run_in_threadpool(_find, factory, caller, key)
         except SQLAlchemyError:
             log.exception("idempotency lookup failed on %s", path)
-            status, body = _error(
+            await _send_error(
+                send,
                 503,
                 "unavailable",
                 "数据库暂时不可用，请稍后重试",
                 "The database is unavailable; retry shortly",
             )
-            await _send(send, status, body, "application/json", replayed=False)
             return
         if stored is not None:
             if stored.method != scope["method"] or stored.path != path:
-                status, body = _error(
+                await _send_error(
+                    send,
                     422,
                     "idempotency_key_reused",
                     "该 Idempotency-Key 已用于另一个请求，请换一个新的键",
                     "This Idempotency-Key was used for a different request; use a new key",
                 )
-                await _send(send, status, body, "application/json", replayed=False)
             else:
                 await _send(send, stored.status, stored.body, stored.content_type, replayed=True)
             return
