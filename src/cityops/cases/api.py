@@ -10,7 +10,7 @@ import segno
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from cityops.accounts.principal import Principal
-from cityops.cases import calendar, creation, service, views
+from cityops.cases import calendar, creation, record, service, views
 from cityops.cases.queries import CaseFilters, log_of
 from cityops.cases.schemas import (
     ActionInput,
@@ -103,7 +103,7 @@ def get_case(
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
 ) -> Response:
     """One case by id or code."""
-    case = service.get_case(session, principal, ref)
+    case = record.read_case(session, principal, ref)  # the busiest read: no ORM (see cases.record)
     return _json(views.view_case(session, principal, case, request_id=_request_id(request), reveal=reveal))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, Uuid, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import DISTRICT_WIDE, Principal
@@ -27,24 +27,39 @@ MAX_LIMIT = 200
 
 
 def scope_condition(principal: Principal) -> ColumnElement[bool]:
-    """The SQL condition selecting the cases ``principal`` may see."""
+    """The SQL condition selecting the cases ``principal`` may see.
+
+    The caller's values are named bind parameters (``scope_*``), so the statement's shape depends
+    only on the kind of caller: :func:`read_case` compiles each shape once.
+    """
     if principal.role == "citizen":
-        return Case.reporter_user_id == principal.id
+        return Case.reporter_user_id == bindparam("scope_user", principal.id, type_=Uuid())
     if principal.role == "handler":
         if principal.department_code is None:
             return false()
-        dept = principal.department_code
+        dept = bindparam("scope_department", principal.department_code, type_=String())
         has_task = exists().where(
             CaseTask.case_id == Case.id, CaseTask.department_code == dept, CaseTask.state != "cancelled"
         )
         return or_(Case.department_code == dept, has_task)
     if principal.area_code:
-        area = principal.area_code
+        area = bindparam("scope_area", principal.area_code, type_=String())
         # Area codes nest (grid codes start with their community's, which start with the street's).
         return or_(Case.street_code == area, Case.community_code == area, Case.grid_code.startswith(area))
     if principal.role in DISTRICT_WIDE:
         return true()
     return false()
+
+
+def _scope_shape(principal: Principal) -> str:
+    """Which branch of :func:`scope_condition` applies (the statement's shape, not its values)."""
+    if principal.role == "citizen":
+        return "citizen"
+    if principal.role == "handler":
+        return "department" if principal.department_code is not None else "nothing"
+    if principal.area_code:
+        return "area"
+    return "district" if principal.role in DISTRICT_WIDE else "nothing"
 
 
 def _not_found(ref: object) -> NotFound:
@@ -56,15 +71,23 @@ def _not_found(ref: object) -> NotFound:
     )
 
 
-def _ref_condition(ref: str | uuid.UUID) -> ColumnElement[bool]:
+def _ref_value(ref: str | uuid.UUID) -> tuple[str, str | uuid.UUID]:
+    """("id", uuid) or ("code", code) for a case reference; NotFound when it is neither."""
     if isinstance(ref, uuid.UUID):
-        return Case.id == ref
+        return "id", ref
     if looks_like_code(ref):
-        return Case.code == ref
+        return "code", ref
     try:
-        return Case.id == uuid.UUID(ref)
+        return "id", uuid.UUID(ref)
     except ValueError:
         raise _not_found(ref) from None
+
+
+def _ref_condition(ref: str | uuid.UUID) -> ColumnElement[bool]:
+    kind, value = _ref_value(ref)
+    if kind == "code":
+        return Case.code == bindparam("ref_code", value, type_=String())
+    return Case.id == bindparam("ref_id", value, type_=Uuid())
 
 
 def get_case(session: Session, principal: Principal, ref: str | uuid.UUID) -> Case:

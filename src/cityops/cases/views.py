@@ -16,6 +16,7 @@ from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.models import Case, CaseLog, CaseTask
 from cityops.cases.queries import tasks_of
+from cityops.cases.record import CaseRecord
 from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, TaskOut
 from cityops.cases.transitions import BY_ACTION, allowed_actions
 
@@ -38,12 +39,12 @@ def _task_out(session: Session, task: CaseTask) -> TaskOut:
     )
 
 
-def _has_personal(case: Case) -> bool:
+def _has_personal(case: Case | CaseRecord) -> bool:
     return bool(case.reporter_name or case.reporter_phone)
 
 
 def case_out(
-    session: Session, principal: Principal, case: Case, *, reveal: bool, with_tasks: bool = True
+    session: Session, principal: Principal, case: Case | CaseRecord, *, reveal: bool, with_tasks: bool = True
 ) -> CaseOut:
     """One case as a response; ``reveal`` decides whether reporter contact is shown in clear."""
     name, phone = case.reporter_name, case.reporter_phone
@@ -98,7 +99,7 @@ def case_out(
     )
 
 
-def _reveal(principal: Principal, case: Case, requested: bool) -> bool:
+def _reveal(principal: Principal, case: Case | CaseRecord, requested: bool) -> bool:
     # A citizen sees their own contact details; staff only on request and when their role needs them.
     if principal.role == "citizen" and case.reporter_user_id == principal.id:
         return True
@@ -106,7 +107,12 @@ def _reveal(principal: Principal, case: Case, requested: bool) -> bool:
 
 
 def view_case(
-    session: Session, principal: Principal, case: Case, *, request_id: str | None = None, reveal: bool = False
+    session: Session,
+    principal: Principal,
+    case: Case | CaseRecord,
+    *,
+    request_id: str | None = None,
+    reveal: bool = False,
 ) -> CaseOut:
     """The response for one case; audits a read of unmasked personal data by staff."""
     reveal = _reveal(principal, case, reveal)
