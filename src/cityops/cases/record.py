@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -91,8 +91,8 @@ def read_case(session: Session, principal: Principal, ref: str | uuid.UUID) -> C
     """The case ``ref`` (id or code) as :func:`queries.get_case` finds it, without the ORM."""
     kind, value = _ref_value(ref)
     shape = _scope_shape(principal)
-    connection = session.connection()
-    dialect = connection.dialect
+    bind = session.get_bind()
+    dialect = bind.dialect
     key = (dialect.name, shape, kind)
     compiled = _compiled.get(key)
     if compiled is None:
@@ -106,7 +106,14 @@ def read_case(session: Session, principal: Principal, ref: str | uuid.UUID) -> C
         given["scope_department"] = principal.department_code
     elif shape == "area":
         given["scope_area"] = principal.area_code
-    row, description = _fetch_one(connection, compiled.sql, compiled.parameters(given))
+    parameters = compiled.parameters(given)
+    if isinstance(bind, Engine) and not session.in_transaction():
+        # The session holds nothing uncommitted, so any connection of its engine reads the same;
+        # not starting the session's own transaction saves its bookkeeping (and the commit).
+        with bind.connect() as connection:
+            row, description = _fetch_one(connection, compiled.sql, parameters)
+    else:
+        row, description = _fetch_one(session.connection(), compiled.sql, parameters)
     if row is None:
         raise _not_found(ref)
     return compiled.record(row, description)
