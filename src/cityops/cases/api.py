@@ -22,7 +22,7 @@ from cityops.cases.schemas import (
     LogOut,
 )
 from cityops.config import get_settings
-from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, require_roles
+from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -98,13 +98,15 @@ def list_cases(
 def get_case(
     ref: str,
     request: Request,
-    session: ReadSessionDep,
     principal: PrincipalDep,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
 ) -> Response:
     """One case by id or code."""
-    case = record.read_case(session, principal, ref)  # the busiest read: no ORM (see cases.record)
-    return _json(views.view_case(session, principal, case, request_id=_request_id(request), reveal=reveal))
+    # The busiest read: no ORM (cases.record) and a session opened here, not as a dependency.
+    with read_session(request) as session:
+        case = record.read_case(session, principal, ref)
+        out = views.view_case(session, principal, case, request_id=_request_id(request), reveal=reveal)
+    return _json(out)
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])
