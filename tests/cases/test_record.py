@@ -84,3 +84,27 @@ def test_driver_errors_surface_as_sqlalchemy_errors(tmp_path: object, make_princ
     engine = make_engine("sqlite://")  # no tables at all
     with make_sessionmaker(engine)() as empty, pytest.raises(OperationalError, match="no such table"):
         read_case(empty, make_principal("admin"), uuid.uuid4())
+
+
+def test_the_scope_shape_decides_the_sql() -> None:
+    """read_case caches one compiled statement per shape: callers of one shape must share SQL.
+
+    Fails if scope_condition gains a branch that _scope_shape does not name.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from cityops.accounts.principal import ROLE_LABELS
+    from cityops.cases.queries import _ref_condition, _scope_shape, scope_condition
+
+    compiled: dict[tuple[str, str], set[str]] = {}
+    for role in [*ROLE_LABELS, "nobody"]:
+        for department in (None, "D1", "D2"):
+            for area in (None, "330105001", "330105002001"):
+                who = Principal(uuid.uuid4(), "u", role, department_code=department, area_code=area)
+                statement = select(Case.id).where(_ref_condition(uuid.uuid4()), scope_condition(who))
+                for dialect in (postgresql.dialect(), sqlite.dialect()):
+                    key = (dialect.name, _scope_shape(who))
+                    compiled.setdefault(key, set()).add(str(statement.compile(dialect=dialect)))
+    assert all(len(sql) == 1 for sql in compiled.values()), compiled
+    assert {shape for _, shape in compiled} == {"citizen", "department", "area", "district", "nothing"}
