@@ -99,6 +99,19 @@ async def lifecycles(base: str, tokens: dict[str, str], points: list, n: int, co
         return n / (time.perf_counter() - start)
 
 
+def emit_wrk(figure: str, result: dict, unit: str, trivial: dict) -> None:
+    """One wrk figure against the trivial endpoint's rate from the same run."""
+    emit(
+        figure,
+        result["rps"],
+        unit,
+        baseline="GET /healthz",
+        baseline_value=trivial["rps"],
+        p99_ms=result["p99_ms"],
+        errors=result["errors"],
+    )
+
+
 def run(backend: str, seconds: int) -> None:
     with fresh_database(backend) as url:
         world = build_world(url)
@@ -140,30 +153,14 @@ def run(backend: str, seconds: int) -> None:
             read = wrk(
                 f"{base}/api/v1/cases/{first['id']}", seconds=seconds, script=LUA_GET % tokens["dispatcher"]
             )
-            emit(
-                f"http_read_case_rps[{backend}]",
-                read["rps"],
-                "requests/s",
-                baseline="GET /healthz",
-                baseline_value=trivial["rps"],
-                p99_ms=read["p99_ms"],
-                errors=read["errors"],
-            )
+            emit_wrk(f"http_read_case_rps[{backend}]", read, "requests/s", trivial)
             lua_points = ",".join(f"{{{lon},{lat}}}" for lon, lat in points)
             create = wrk(
                 f"{base}/api/v1/cases",
                 seconds=seconds,
                 script=LUA_CREATE % (lua_points, tokens["dispatcher"], CATEGORY),
             )
-            emit(
-                f"http_create_case_rps[{backend}]",
-                create["rps"],
-                "cases/s",
-                baseline="GET /healthz",
-                baseline_value=trivial["rps"],
-                p99_ms=create["p99_ms"],
-                errors=create["errors"],
-            )
+            emit_wrk(f"http_create_case_rps[{backend}]", create, "cases/s", trivial)
             rate, duration = 500, seconds
             requests = [
                 raw_post(

@@ -22,6 +22,7 @@ from world import CATEGORY, build_world
 
 from cityops.accounts.models import User
 from cityops.accounts.principal import Principal
+from cityops.accounts.service import principal_for
 from cityops.cases import service
 from cityops.cases.schemas import ActionInput, CaseCreate
 from cityops.db import make_engine, make_sessionmaker, unit_of_work
@@ -41,18 +42,9 @@ def principals(factory) -> dict[str, Principal]:  # type: ignore[no-untyped-def]
     with unit_of_work(factory) as session:
         users = {u.username: u for u in session.scalars(select(User))}
 
-    def p(name: str) -> Principal:
-        u = users[name]
-        return Principal(
-            id=u.id,
-            username=u.username,
-            role=u.role,
-            department_code=u.department_code,
-            area_code=u.area_code,
-        )
-
-    out = {"dispatcher": p("dispatcher"), "inspector": p("inspector")}
-    out.update({f"handler-{u.department_code}": p(n) for n, u in users.items() if n.startswith("handler-")})
+    out = {name: principal_for(users[name]) for name in ("dispatcher", "inspector")}
+    handlers = (u for name, u in users.items() if name.startswith("handler-"))
+    out.update({f"handler-{u.department_code}": principal_for(u) for u in handlers})
     return out
 
 

@@ -51,6 +51,18 @@ def scope_condition(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def scope_parameters(principal: Principal) -> dict[str, Any]:
+    """The values of :func:`scope_condition`'s named parameters for ``principal``."""
+    shape = _scope_shape(principal)
+    if shape == "citizen":
+        return {"scope_user": principal.id}
+    if shape == "department":
+        return {"scope_department": principal.department_code}
+    if shape == "area":
+        return {"scope_area": principal.area_code}
+    return {}
+
+
 def _scope_shape(principal: Principal) -> str:
     """Which branch of :func:`scope_condition` applies (the statement's shape, not its values)."""
     if principal.role == "citizen":

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.cases.models import Case
-from cityops.cases.queries import _not_found, _ref_condition, _ref_value, _scope_shape, scope_condition
+from cityops.cases.queries import (
+    _not_found,
+    _ref_condition,
+    _ref_value,
+    _scope_shape,
+    scope_condition,
+    scope_parameters,
+)
 
 CASES = Case.metadata.tables[Case.__tablename__]
 _COLUMNS = tuple(c.key for c in CASES.columns)
@@ -99,14 +106,7 @@ def read_case(session: Session, principal: Principal, ref: str | uuid.UUID) -> C
         statement = select(*CASES.columns).where(_ref_condition(ref), scope_condition(principal))
         with _lock:
             compiled = _compiled.setdefault(key, _Compiled(statement, dialect))
-    given: dict[str, Any] = {f"ref_{kind}": value}
-    if shape == "citizen":
-        given["scope_user"] = principal.id
-    elif shape == "department":
-        given["scope_department"] = principal.department_code
-    elif shape == "area":
-        given["scope_area"] = principal.area_code
-    parameters = compiled.parameters(given)
+    parameters = compiled.parameters({f"ref_{kind}": value, **scope_parameters(principal)})
     if isinstance(bind, Engine) and not session.in_transaction():
         # The session holds nothing uncommitted, so any connection of its engine reads the same;
         # not starting the session's own transaction saves its bookkeeping (and the commit).

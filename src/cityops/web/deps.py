@@ -14,8 +14,8 @@ check does database work on the event loop's behalf, and it too goes to a thread
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 import anyio
@@ -76,15 +76,28 @@ async def _finish(session: Session) -> None:
     await anyio.to_thread.run_sync(_commit_and_close, session, limiter=_FINISH_LIMITER)
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    # Creating a session touches no connection; the first statement (in the handler's thread) does.
-    session: Session = request.app.state.sessionmaker()
-    try:
-        yield session
-    except BaseException:
-        await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
-        raise
-    await _finish(session)  # async handlers and dependencies end up committing here
+def _session_dependency(
+    factory_of: Callable[[Any], sessionmaker[Session]],
+) -> Callable[[Request], AsyncIterator[Session]]:
+    """A FastAPI dependency giving one session of ``factory_of(app.state)`` per request."""
+
+    async def dependency(request: Request) -> AsyncIterator[Session]:
+        # Creating a session touches no connection; the first statement (in the handler's thread)
+        # does. (Not delegated to a shared generator: FastAPI throws the handler's error into this
+        # one, and it must reach the rollback below.)
+        session: Session = factory_of(request.app.state)()
+        try:
+            yield session
+        except BaseException:
+            await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
+            raise
+        await _finish(session)  # async handlers and dependencies end up committing here
+
+    return dependency
+
+
+# One transaction per request, committed before the response is sent.
+get_session = _session_dependency(lambda state: state.sessionmaker)
 
 
 def _read_factory(state: Any) -> sessionmaker[Session]:
@@ -104,20 +117,11 @@ def _read_factory(state: Any) -> sessionmaker[Session]:
     return derived
 
 
-async def get_read_session(request: Request) -> AsyncIterator[Session]:
-    """A session without a transaction, for handlers that read (and write at most one row).
-
-    Each statement commits on its own, so a read costs one round trip instead of three (BEGIN,
-    the query, COMMIT). Use it only where one statement's atomicity is enough: a case read that
-    also writes its audit record is fine, a state change is not.
-    """
-    session: Session = _read_factory(request.app.state)()
-    try:
-        yield session
-    except BaseException:
-        await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=_FINISH_LIMITER)
-        raise
-    await _finish(session)
+# A session without a transaction, for handlers that read (and write at most one row). Each
+# statement commits on its own, so a read costs one round trip instead of three (BEGIN, the query,
+# COMMIT). Use it only where one statement's atomicity is enough: a case read that also writes its
+# audit record is fine, a state change is not.
+get_read_session = _session_dependency(lambda state: _read_factory(state))
 
 
 # The one way handlers should ask for a session (commit before the response is sent).
@@ -125,22 +129,15 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-@contextmanager
-def read_session(request: Request) -> Iterator[Session]:
+def read_session(request: Request) -> AbstractContextManager[Session]:
     """``ReadSessionDep`` as a context manager, for a sync handler to open in its own thread.
 
     The busiest read (``GET /api/v1/cases/{id}``) uses it: as a generator dependency the session
     cost FastAPI more bookkeeping per request than the read's own query.
     """
-    session = _read_factory(request.app.state)()
-    try:
-        yield session
-        session.commit()  # flushes an audit row, if the read wrote one
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    from cityops.db import unit_of_work
+
+    return unit_of_work(_read_factory(request.app.state))
 
 
 def _bearer_or_cookie(request: Request) -> str | None:
