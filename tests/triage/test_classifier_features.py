@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+import pytest
 
 from cityops.triage.features import FeatureConfig, Featurizer, hashed_counts, normalize_text, tfidf
 
@@ -56,3 +59,29 @@ def test_all_fields_block_is_sum_of_field_blocks() -> None:
     s, d, both = feat.counts([["路灯不亮", "晚上很黑"], ["", "晚上很黑"]])
     assert (both - (s + d)).nnz == 0
     assert s[1].nnz == 0
+
+
+def _reference_counts(texts: list[str], cfg: FeatureConfig) -> list[Counter[int]]:
+    """Bucket counts of each text counted alone: a batch must not mix texts across key chunks."""
+    single = [hashed_counts([t], cfg, salt=0) for t in texts]
+    return [Counter(dict(zip(m.indices.tolist(), m.data.tolist(), strict=True))) for m in single]
+
+
+@pytest.mark.parametrize("bits", [24, 12, 26])  # 24: 256-document key chunks; 26: 64-bit keys
+def test_batch_counts_equal_one_text_at_a_time(bits: int) -> None:
+    cfg = FeatureConfig(bits=bits, ngram_max=2)
+    rng = np.random.default_rng(7)
+    pool = list("小区噪音扰民垃圾清运不及时道路积水路灯不亮 0123abc")
+    texts = ["".join(rng.choice(pool, size=int(n))) if n else "" for n in rng.integers(0, 40, 700)]
+    texts[5] = ""
+    batch = hashed_counts(texts, cfg, salt=0)
+    assert batch.has_sorted_indices
+    assert all(np.all(np.diff(batch[i].indices) > 0) for i in range(batch.shape[0]) if batch[i].nnz > 1)
+    expected = _reference_counts(texts, cfg)
+    for i, want in enumerate(expected):
+        row = batch[i]
+        assert dict(zip(row.indices.tolist(), row.data.tolist(), strict=True)) == dict(want)
+    assert batch[5].nnz == 0
+    # Every n-gram start of a text (its characters and its leading pad), once per n = 1, 2.
+    lengths = np.array([len(t) + 1 if t else 0 for t in texts])
+    assert np.array_equal(np.asarray(batch.sum(axis=1)).ravel(), 2 * lengths)

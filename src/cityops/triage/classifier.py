@@ -33,6 +33,7 @@ from cityops.triage.features import (
     fit_idf,
     normalize_text,
     tfidf,
+    weigh,
 )
 
 #: A record: one string, or one string (or None) per text field.
@@ -321,45 +322,54 @@ class TextClassifier:
 
     # ----------------------------------------------------------------------------- prediction
     def decision_function(self, texts: Sequence[TextInput]) -> np.ndarray:
-        """Raw class scores (n × classes), float32; rows of empty texts are all zero."""
-        records = as_records(texts, len(self.fields))
-        scores = np.zeros((len(records), len(self.labels)), dtype=np.float32)
-        if not records:
-            return scores
-        for b, counts in enumerate(self.featurizer.counts(records)):
-            x = tfidf(counts, self.idf[b])
-            scores += x @ self.weights[b]
-        scores += self.intercept
-        return scores
+        """Raw class scores (n × classes), float32; the intercepts alone for empty texts."""
+        return self._scores(texts)[0]
 
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
         """Calibrated class probabilities (n × classes) in the order of ``labels``."""
-        return _softmax(self.decision_function(texts).astype(np.float64), self.temperature)
+        return self._proba(texts)[0]
 
     def predict(self, texts: Sequence[TextInput]) -> tuple[list[str], np.ndarray]:
         """Best label and its probability for each text; empty texts give ('', 0.0)."""
-        proba = self.predict_proba(texts)
+        proba, empty = self._proba(texts)
         best = proba.argmax(axis=1) if len(proba) else np.zeros(0, dtype=np.int64)
         conf = proba[np.arange(len(best)), best]
-        empty = self._empty_mask(texts)
-        labels = [("" if e else str(self.labels[i])) for i, e in zip(best, empty, strict=True)]
+        names = self.labels.tolist()
+        labels = [("" if e else names[i]) for i, e in zip(best.tolist(), empty.tolist(), strict=True)]
         conf[empty] = 0.0
         return labels, conf
 
     def predict_top_k(self, texts: Sequence[TextInput], k: int = 3) -> list[list[tuple[str, float]]]:
         """Top ``k`` (label, probability) pairs per text, best first; [] for an empty text."""
-        proba = self.predict_proba(texts)
+        proba, empty = self._proba(texts)
         k = max(1, min(k, len(self.labels)))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
-        empty = self._empty_mask(texts)
+        top = np.take_along_axis(proba, order, axis=1)
+        names = self.labels.tolist()
+        # Plain lists: per-element numpy indexing costs more than the scoring for 10k messages.
         return [
-            [] if e else [(str(self.labels[j]), float(p[j])) for j in row]
-            for row, p, e in zip(order, proba, empty, strict=True)
+            [] if e else [(names[j], p) for j, p in zip(row, probs, strict=True)]
+            for row, probs, e in zip(order.tolist(), top.tolist(), empty.tolist(), strict=True)
         ]
 
-    def _empty_mask(self, texts: Sequence[TextInput]) -> np.ndarray:
+    def _proba(self, texts: Sequence[TextInput]) -> tuple[np.ndarray, np.ndarray]:
+        scores, empty = self._scores(texts)
+        return _softmax(scores.astype(np.float64), self.temperature), empty
+
+    def _scores(self, texts: Sequence[TextInput]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and which records are empty (no visible character in any field)."""
         records = as_records(texts, len(self.fields))
-        return np.array([not any(v.strip() for v in r) for r in records], dtype=bool)
+        scores = np.zeros((len(records), len(self.labels)), dtype=np.float32)
+        empty = np.ones(len(records), dtype=bool)
+        if not records:
+            return scores, empty
+        for b, counts in enumerate(self.featurizer.counts(records)):
+            # A text that is empty after whitespace normalisation has no n-gram in any block.
+            empty &= np.diff(counts.indptr) == 0
+            x, norms = weigh(counts, self.idf[b])
+            scores += (x @ self.weights[b]) / norms[:, None]
+        scores += self.intercept
+        return scores, empty
 
     # ----------------------------------------------------------------------------- files
     def save(self, path: str | os.PathLike[str]) -> None:

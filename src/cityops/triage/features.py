@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -126,35 +127,78 @@ def hashed_counts(texts: Sequence[str], cfg: FeatureConfig, salt: int) -> sp.csr
         mixed = (h ^ np.uint64(salt * 7919 + n)) * _MULTIPLIERS[(n - 1) % len(_MULTIPLIERS)]
         buckets[row] = mixed >> shift
         row += 1
-    # Position-major order keeps each document's entries contiguous → a valid CSR directly.
-    indices = buckets.T.ravel()
-    seg = (lens + pad) * len(orders)
+    return _count_sorted(buckets, lens + pad, lens == 0, cfg.bits)
+
+
+def _count_sorted(
+    buckets: np.ndarray, positions_per_doc: np.ndarray, empty: np.ndarray, bits: int
+) -> sp.csr_matrix:
+    """CSR counts of each document's buckets (orders × positions, documents contiguous in
+    position order), with sorted indices and duplicates summed; empty documents get no entries.
+
+    One ``np.sort`` of packed (document, bucket) keys instead of scipy's per-row
+    ``sum_duplicates``: the vectorised sort of 32-bit keys is several times faster, and that
+    step was 40 % of batch prediction time. Documents are taken in chunks small enough for the
+    keys to fit in 32 bits.
+    """
+    n_docs = len(positions_per_doc)
+    width = 1 << bits
+    key_type: type[np.unsignedinteger[Any]] = np.uint32 if bits <= 24 else np.uint64
+    chunk = 1 << (8 * np.dtype(key_type).itemsize - bits)
+    bounds = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(positions_per_doc, out=bounds[1:])
+    doc_of_pos = np.repeat(np.arange(n_docs, dtype=np.int64), positions_per_doc)
+    keep_pos = None if not empty.any() else np.repeat(~empty, positions_per_doc)
+    parts_idx, parts_cnt = [], []
+    row_nnz = np.zeros(n_docs, dtype=np.int64)
+    for first in range(0, n_docs, chunk):
+        last = min(first + chunk, n_docs)
+        lo, hi = bounds[first], bounds[last]
+        local = np.left_shift((doc_of_pos[lo:hi] - first).astype(key_type), key_type(bits))
+        keys = np.bitwise_or(buckets[:, lo:hi].astype(key_type), local)  # local: over all orders
+        if keep_pos is not None:
+            keys = keys[:, keep_pos[lo:hi]]
+        keys = keys.ravel()
+        if not len(keys):
+            continue
+        keys.sort()
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        unique = keys[starts]
+        parts_idx.append(np.bitwise_and(unique, key_type(width - 1)).astype(np.int32))
+        parts_cnt.append(np.diff(starts, append=len(keys)).astype(np.float32))
+        rows = np.right_shift(unique, key_type(bits)).astype(np.int64)
+        row_nnz[first:last] = np.bincount(rows, minlength=last - first)
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(seg, out=indptr[1:])
-    data = np.ones(len(indices), dtype=np.float32)
+    np.cumsum(row_nnz, out=indptr[1:])
+    indices = np.concatenate(parts_idx) if parts_idx else np.zeros(0, dtype=np.int32)
+    data = np.concatenate(parts_cnt) if parts_cnt else np.zeros(0, dtype=np.float32)
     counts = sp.csr_matrix((data, indices, indptr), shape=(n_docs, width))
-    counts.sum_duplicates()
-    if (lens == 0).any():
-        # Only padding n-grams: make the row truly empty so a missing field says nothing.
-        empty = np.repeat(lens == 0, np.diff(counts.indptr))
-        counts.data[empty] = 0.0
-        counts.eliminate_zeros()
+    counts.has_sorted_indices = True
     return counts
 
 
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear tf (1 + log count) × idf, rows scaled to unit l2 norm (in place, returns it)."""
+    x, norms = weigh(counts, idf)
+    x.data /= np.repeat(norms, np.diff(x.indptr))
+    return x
+
+
+def weigh(counts: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Sublinear tf × idf in place, and each row's l2 norm (1 for empty rows).
+
+    Prediction divides the few class scores by the norms instead of every matrix entry.
+    """
     x = counts
     np.log(x.data, out=x.data)
     x.data += 1.0
     x.data *= idf[x.indices]
-    lengths = np.diff(x.indptr)
-    rows = np.repeat(np.arange(x.shape[0]), lengths)
-    sq = np.bincount(rows, weights=x.data * x.data, minlength=x.shape[0])
-    norms = np.sqrt(sq).astype(np.float32)
+    # Row sums of squares as differences of one running sum: no per-entry row numbers needed.
+    running = np.zeros(len(x.data) + 1, dtype=np.float64)
+    np.cumsum(np.square(x.data, dtype=np.float64), out=running[1:])
+    norms = np.sqrt(running[x.indptr[1:]] - running[x.indptr[:-1]]).astype(np.float32)
     norms[norms == 0] = 1.0  # empty rows stay empty
-    x.data /= np.repeat(norms, lengths)
-    return x
+    return x, norms
 
 
 def fit_idf(counts: sp.csr_matrix) -> np.ndarray:
