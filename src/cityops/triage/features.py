@@ -235,4 +235,4 @@ class Featurizer:
         for extra in per_field[1:]:
             total = total + extra
         total.sort_indices()
-        return [*per_field, total.astype(np.float32)]
+        return [*per_field, total.astype(np.float32, copy=False)]  # float32 already: no copy

@@ -121,7 +121,7 @@ def _read_factory(state: Any) -> sessionmaker[Session]:
 # statement commits on its own, so a read costs one round trip instead of three (BEGIN, the query,
 # COMMIT). Use it only where one statement's atomicity is enough: a case read that also writes its
 # audit record is fine, a state change is not.
-get_read_session = _session_dependency(lambda state: _read_factory(state))
+get_read_session = _session_dependency(_read_factory)
 
 
 # The one way handlers should ask for a session (commit before the response is sent).
