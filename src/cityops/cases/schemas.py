@@ -103,7 +103,14 @@ class CaseOut(BaseModel):
     overdue: bool
     escalated: bool
     extension_requested: bool
+    # While a request is pending: the hours asked for; after an approval: the hours granted.
     extension_hours: float | None
+    extended_hours: float  # granted in total
+    extensions_granted: int
+    # Verification (核查) deadline, set when the department reports back.
+    verify_deadline: datetime | None
+    verify_overdue: bool
+    rework_count: int
     park_requested: bool
     parked_at: datetime | None
     paused_seconds: float

@@ -76,7 +76,9 @@ def _t(action: str, sources: set[str] | frozenset[str], to: str, roles: set[str]
     return Transition(action, frozenset(sources), to, frozenset(roles), **kw)
 
 
-_WORKING = {"dispatched", "accepted"}
+# The department works on the case: extension and parking may be asked for (in rework too, which
+# has a deadline of its own).
+_WORKING = {"dispatched", "accepted", "rework"}
 # A wrong category can be fixed until the department has reported back; before dispatch (and
 # after a return) the responsible department is looked up again for the new category.
 _RECATEGORIZABLE = {"reported", "filed", "returned", "dispatched", "accepted"}
