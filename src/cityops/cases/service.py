@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
+from cityops.areas import service as areas
 from cityops.cases import external
 from cityops.cases.creation import insert_new_case
 from cityops.cases.lifecycle import perform_action
@@ -34,7 +35,7 @@ from cityops.cases.stats import (
 )
 from cityops.config import get_settings
 from cityops.db import new_id, utcnow
-from cityops.errors import Invalid, NotFound
+from cityops.errors import Forbidden, Invalid, NotFound
 
 __all__ = [
     "CaseFilters",
@@ -77,6 +78,32 @@ def _find_idempotent(session: Session, principal: Principal, key: str) -> Case |
     ).first()
 
 
+def _require_in_area(session: Session, principal: Principal, loc: Any) -> None:
+    """Forbidden when an area-scoped creator reports outside their area.
+
+    Such a user could not see the case afterwards (it would be 404 to them), so it is refused
+    rather than routed: the report belongs to the other street's own operators, or to the
+    district-wide ones, and the message says where this user may file.
+    """
+    area = principal.area_code
+    if not area or principal.role == "citizen":
+        return
+    codes = (loc.street_code, loc.community_code)
+    if area in codes or (loc.grid_code or "").startswith(area):
+        return
+    try:
+        name = str(areas.get_area(session, area).name)
+    except NotFound:
+        name = area
+    raise Forbidden(
+        f"您只能在{name}（{area}）范围内上报案件，该位置不在此范围内；请交由所在街道或区级受理员上报",
+        f"you may only file cases inside {name} ({area}); this point is outside it — "
+        "leave it to that street's operators or the district-wide ones",
+        code="outside_your_area",
+        details={"area_code": area, "street_code": loc.street_code, "field": "lon"},
+    )
+
+
 def create_case(
     session: Session,
     principal: Principal,
@@ -113,6 +140,7 @@ def create_case_idempotent(
     address = check_text(data.address, "address", 300)
     lon, lat = external.validate_lonlat(data.lon, data.lat)
     loc = external.locate(session, lon, lat, data.crs)
+    _require_in_area(session, principal, loc)
     try:
         external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
