@@ -51,4 +51,7 @@ def test_cross_street_creation_over_http(client: TestClient, make_principal: Mak
     assert "只能在" in error["message"] and "may only file" in error["message"]
     # District-wide staff and citizens may report anywhere in the district.
     for who in (make_principal("operator"), make_principal("citizen")):
-        assert client.post("/api/v1/cases", json=_report(IN_C).model_dump(), headers=as_header(who)).status_code == 201
+        assert (
+            client.post("/api/v1/cases", json=_report(IN_C).model_dump(), headers=as_header(who)).status_code
+            == 201
+        )

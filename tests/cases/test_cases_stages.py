@@ -177,16 +177,26 @@ def test_extension_over_http(client: TestClient, session: Session, actors: Actor
     case = dispatched(session, actors)
     session.commit()
     url = f"/api/v1/cases/{case.id}"
-    r = client.post(f"{url}/request-extension", json={"extra_hours": 8760, "reason": "x"},
-                    headers=as_header(actors.handler))
+    r = client.post(
+        f"{url}/request-extension",
+        json={"extra_hours": 8760, "reason": "x"},
+        headers=as_header(actors.handler),
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "extension_above_limit"
-    assert "延期超过上限" in r.json()["error"]["message"] and "above the limit" in r.json()["error"]["message"]
-    client.post(f"{url}/request-extension", json={"extra_hours": 3, "reason": "x"},
-                headers=as_header(actors.handler)).raise_for_status()
-    r = client.post(f"{url}/approve-extension", json={"extra_hours": 1.5}, headers=as_header(actors.dispatcher))
+    assert (
+        "延期超过上限" in r.json()["error"]["message"] and "above the limit" in r.json()["error"]["message"]
+    )
+    client.post(
+        f"{url}/request-extension", json={"extra_hours": 3, "reason": "x"}, headers=as_header(actors.handler)
+    ).raise_for_status()
+    r = client.post(
+        f"{url}/approve-extension", json={"extra_hours": 1.5}, headers=as_header(actors.dispatcher)
+    )
     assert r.status_code == 200
     body = r.json()
-    assert body["extension_hours"] == 1.5 and body["extended_hours"] == 1.5 and body["extensions_granted"] == 1
+    assert (
+        body["extension_hours"] == 1.5 and body["extended_hours"] == 1.5 and body["extensions_granted"] == 1
+    )
 
 
 # -- 17: re-dispatch after a return --------------------------------------------------------------

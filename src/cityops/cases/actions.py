@@ -282,9 +282,10 @@ def _check_extension_ceiling(a: Act, hours: float) -> None:
     if used + hours > ceiling + 1e-9:
         left = max(0.0, ceiling - used)
         raise Invalid(
-            f"延期超过上限：本时限最多可延长 {ceiling:g} 小时，已延长 {used:g} 小时，最多还可延长 {left:g} 小时",
-            f"extension above the limit: this deadline may be extended by at most {ceiling:g} hours in total; "
-            f"{used:g} already granted, at most {left:g} more",
+            f"延期超过上限：本时限最多可延长 {ceiling:g} 小时，已延长 {used:g} 小时，"
+            f"最多还可延长 {left:g} 小时",
+            f"extension above the limit: this deadline may be extended by at most {ceiling:g} hours "
+            f"in total; {used:g} already granted, at most {left:g} more",
             code="extension_above_limit",
             details={"field": "extra_hours", "requested_hours": hours, "max_hours": ceiling,
                      "granted_hours": used, "remaining_hours": left},
@@ -308,7 +309,10 @@ def approve_extension(a: Act) -> str:
     a.case.clock_extended_hours = (a.case.clock_extended_hours or 0.0) + hours
     new = a.case.deadline.isoformat() if a.case.deadline else None
     a.data.update(
-        extra_hours=hours, requested_hours=requested, old_deadline=old.isoformat() if old else None, deadline=new
+        extra_hours=hours,
+        requested_hours=requested,
+        old_deadline=old.isoformat() if old else None,
+        deadline=new,
     )
     a.tell("case.extension_approved", _dept(a.case.department_code), deadline=new, extra_hours=hours)
     return next_state(a.t, a.case)

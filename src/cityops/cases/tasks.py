@@ -23,6 +23,8 @@ from cityops.cases.models import Case, CaseLog, Supervision
 from cityops.cases.transitions import CLOCK_STATES
 from cityops.db import utcnow
 
+# The notification topic of each mark (tests/outbox/test_titles.py reads this constant).
+TOPICS = {"overdue": "case.overdue", "warning": "case.warning", "verify_overdue": "case.verify_overdue"}
 BATCH = 1000
 MAX_BATCHES = 100  # at most 100k marks per run; the next run picks up the rest
 
@@ -36,7 +38,13 @@ def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict
         .where(Case.id.in_(sub), cond)
         .values(last_seq=Case.last_seq + 1, version=Case.version + 1, **values)
         .returning(
-            Case.id, Case.code, Case.state, Case.department_code, Case.last_seq, Case.deadline, Case.verify_deadline
+            Case.id,
+            Case.code,
+            Case.state,
+            Case.department_code,
+            Case.last_seq,
+            Case.deadline,
+            Case.verify_deadline,
         )
         .execution_options(synchronize_session=False)
     )
@@ -73,17 +81,21 @@ def _record(session: Session, rows: list[Any], kind: str, now: datetime) -> None
     if not verify:
         session.execute(
             insert(Supervision),
-            [{"case_id": r.id, "kind": kind, "raised_at": now, "raised_by": None, "note": None} for r in rows],
+            [
+                {"case_id": r.id, "kind": kind, "raised_at": now, "raised_by": None, "note": None}
+                for r in rows
+            ],
         )
     for r in rows:
         external.audit(session, SYSTEM, f"case.{kind}", str(r.id), {"code": r.code, "state": r.state})
         if verify:
             recipients = ["role:dispatcher", "role:inspector"]
         else:
-            recipients = ["role:dispatcher", *([f"department:{r.department_code}"] if r.department_code else [])]
+            department = [f"department:{r.department_code}"] if r.department_code else []
+            recipients = ["role:dispatcher", *department]
         deadline = _iso(r.verify_deadline if verify else r.deadline)
         external.notify(
-            session, f"case.{kind}", {"case_id": str(r.id), "code": r.code, "deadline": deadline}, recipients
+            session, TOPICS[kind], {"case_id": str(r.id), "code": r.code, "deadline": deadline}, recipients
         )
 
 
