@@ -121,7 +121,9 @@ def test_forbidden_transition_is_409(
     with pytest.raises(Conflict) as err:
         service.perform_action(session, admin, case.id, action, ActionInput())
     assert err.value.status == 409 and err.value.code == "transition_not_allowed"
-    assert err.value.details == {"state": state, "action": action, "allowed_actions": allowed}
+    # Spelled as the endpoints spell them (request-extension).
+    spelled = [a.replace("_", "-") for a in allowed]
+    assert err.value.details == {"state": state, "action": action.replace("_", "-"), "allowed_actions": spelled}
     assert state in err.value.message
     assert case.state == state and len(log_of(session, case.id)) == 1
 

@@ -168,6 +168,11 @@ BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
 ACTIONS: tuple[str, ...] = tuple(BY_ACTION)
 
 
+def url_name(action: str) -> str:
+    """The endpoint spelling of an action (``request_extension`` → ``request-extension``)."""
+    return action.replace("_", "-")
+
+
 def allowed_actions(case: Any) -> list[str]:
     """The actions possible on ``case`` in its current state and flags (ignoring who asks)."""
     return [t.action for t in TRANSITIONS if case.state in t.sources and (t.guard is None or t.guard(case))]
@@ -178,13 +183,13 @@ def check(case: Any, action: str) -> Transition:
     t = BY_ACTION[action]
     if case.state in t.sources and (t.guard is None or t.guard(case)):
         return t
-    allowed = allowed_actions(case)
+    allowed = [url_name(a) for a in allowed_actions(case)]
     state_zh = STATE_NAMES_ZH.get(case.state, case.state)
     raise Conflict(
         f"案件当前状态为“{state_zh}”，不能执行“{t.zh or action}”；可执行：{'、'.join(allowed) or '无'}",
         f"The case is {case.state!r}; {action!r} is not allowed now. Allowed: {', '.join(allowed) or 'none'}",
         code="transition_not_allowed",
-        details={"state": case.state, "action": action, "allowed_actions": allowed},
+        details={"state": case.state, "action": url_name(action), "allowed_actions": allowed},
     )
 
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.models import Case, CaseLog, CaseTask
+from cityops.cases.permissions import allowed_for
 from cityops.cases.queries import tasks_of
 from cityops.cases.record import CaseRecord
 from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, TaskOut
-from cityops.cases.transitions import BY_ACTION, allowed_actions
+from cityops.db import utcnow
 
 
 def _dept_ref(session: Session, code: str | None) -> DepartmentRef | None:
@@ -44,24 +46,32 @@ def _has_personal(case: Case | CaseRecord) -> bool:
 
 
 def case_out(
-    session: Session, principal: Principal, case: Case | CaseRecord, *, reveal: bool, with_tasks: bool = True
+    session: Session,
+    principal: Principal,
+    case: Case | CaseRecord,
+    *,
+    reveal: bool,
+    with_tasks: bool = True,
+    task_rows: Sequence[CaseTask] | None = None,
 ) -> CaseOut:
-    """One case as a response; ``reveal`` decides whether reporter contact is shown in clear."""
+    """One case as a response; ``reveal`` decides whether reporter contact is shown in clear.
+
+    ``task_rows`` are the case's tasks when the caller already has them (list pages load them
+    for all cases at once); otherwise they are read here when the case has been dispatched.
+    """
     name, phone = case.reporter_name, case.reporter_phone
     if not reveal:
         name, phone = external.mask_name(name), external.mask_phone(phone)
     # Tasks exist only from dispatch on; skipping the query before that keeps creation lean.
-    tasks = (
-        [_task_out(session, t) for t in tasks_of(session, case.id) if t.state != "cancelled"]
-        if with_tasks and case.dispatched_at is not None
-        else []
-    )
+    if task_rows is None:
+        task_rows = tasks_of(session, case.id) if case.dispatched_at is not None else []
+    tasks = [_task_out(session, t) for t in task_rows if t.state != "cancelled"] if with_tasks else []
     return CaseOut(
         id=case.id,
         code=case.code,
         state=case.state,
-        # What this caller can do now (the state allows it and their role may), for the UI.
-        allowed_actions=[a for a in allowed_actions(case) if principal.role in BY_ACTION[a].roles],
+        # What this caller may do now (state, flags, role, lead/assisting department), for the UI.
+        allowed_actions=allowed_for(principal, case, task_rows, utcnow()),
         category_code=case.category_code,
         category_name=external.category_name(session, case.category_code),
         description=case.description,
@@ -133,6 +143,20 @@ def view_case(
     return case_out(session, principal, case, reveal=reveal)
 
 
+def _tasks_by_case(
+    session: Session, principal: Principal, cases: Sequence[Case]
+) -> dict[object, list[CaseTask]]:
+    """Tasks of the listed cases in one query; only handlers' actions depend on them."""
+    ids = [c.id for c in cases if c.dispatched_at is not None]
+    if principal.role != "handler" or not ids:
+        return {}
+    out: dict[object, list[CaseTask]] = {}
+    rows = session.scalars(select(CaseTask).where(CaseTask.case_id.in_(ids), CaseTask.state != "cancelled"))
+    for task in rows:
+        out.setdefault(task.case_id, []).append(task)
+    return out
+
+
 def view_cases(
     session: Session, principal: Principal, cases: Sequence[Case], *, request_id: str | None = None,
     reveal: bool = False,
@@ -140,11 +164,14 @@ def view_cases(
     """A list page (without tasks); one audit record names every case shown unmasked."""
     out: list[CaseOut] = []
     revealed: list[str] = []
+    tasks = _tasks_by_case(session, principal, cases)
     for case in cases:
         shown = _reveal(principal, case, reveal)
         if shown and _has_personal(case) and principal.role != "citizen":
             revealed.append(case.code)
-        out.append(case_out(session, principal, case, reveal=shown, with_tasks=False))
+        out.append(
+            case_out(session, principal, case, reveal=shown, with_tasks=False, task_rows=tasks.get(case.id, []))
+        )
     if revealed:
         external.audit(
             session,
