@@ -123,7 +123,8 @@ def test_forbidden_transition_is_409(
     assert err.value.status == 409 and err.value.code == "transition_not_allowed"
     # Spelled as the endpoints spell them (request-extension).
     spelled = [a.replace("_", "-") for a in allowed]
-    assert err.value.details == {"state": state, "action": action.replace("_", "-"), "allowed_actions": spelled}
+    expected = {"state": state, "action": action.replace("_", "-"), "allowed_actions": spelled}
+    assert err.value.details == expected
     assert state in err.value.message
     assert case.state == state and len(log_of(session, case.id)) == 1
 

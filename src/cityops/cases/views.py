@@ -169,9 +169,8 @@ def view_cases(
         shown = _reveal(principal, case, reveal)
         if shown and _has_personal(case) and principal.role != "citizen":
             revealed.append(case.code)
-        out.append(
-            case_out(session, principal, case, reveal=shown, with_tasks=False, task_rows=tasks.get(case.id, []))
-        )
+        rows = tasks.get(case.id, [])
+        out.append(case_out(session, principal, case, reveal=shown, with_tasks=False, task_rows=rows))
     if revealed:
         external.audit(
             session,
