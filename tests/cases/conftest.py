@@ -241,11 +241,13 @@ def build_app(factory: sessionmaker[Session]) -> FastAPI:
     from cityops.attachments.api import router as attachments_router
     from cityops.cases.api import router
     from cityops.cases.public import router as public_router
+    from cityops.cases.rating_public import router as rating_router
 
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(public_router)
+    app.include_router(rating_router)
     app.include_router(attachments_router)
     app.state.sessionmaker = factory
     app.state.settings = Settings(storage_dir=Path(tempfile.mkdtemp(prefix="cityops-cases-files-")))

@@ -41,6 +41,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "handle_task": {"note": "协办完成"},
     "recategorize": {"category_code": NORESP},
     "escalate": {"note": "请加快"},
+    "rate": {"satisfaction": "satisfied", "note": "很好"},
+    "callback": {"reached": True, "note": "电话回访，市民未评价"},
 }
 
 

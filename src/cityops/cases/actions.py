@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
-from cityops.cases import cohandling, external, sla, stages, supervision
+from cityops.cases import cohandling, external, satisfaction, sla, stages, supervision
 from cityops.cases.models import Case, CaseLog
 from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import Transition, next_state
@@ -254,11 +254,68 @@ def verify(a: Act) -> str:
 
 
 def close(a: Act) -> str:
-    a.case.closed_at = a.now
-    supervision.resolve_open(a.session, a.case, a.now)
-    recipients = [f"user:{a.case.reporter_user_id}"] if a.case.reporter_user_id else []
-    a.tell("case.closed", recipients)
-    return next_state(a.t, a.case)
+    case = a.case
+    case.closed_at = a.now
+    supervision.resolve_open(a.session, case, a.now)
+    # Ask the reporter to rate this closing (回访·评价): a new round with a link of its own.
+    token = satisfaction.open_round(a.session, case, a.now)
+    case.satisfaction = case.satisfaction_channel = case.satisfaction_at = None
+    recipients = [f"user:{case.reporter_user_id}"] if case.reporter_user_id else []
+    if case.reporter_phone:
+        recipients.append(f"sms:{case.reporter_phone}")
+    url = satisfaction.rating_url(token)
+    # The link is in the message only (never in the log or the audit trail).
+    a.tell(
+        "case.closed",
+        recipients,
+        rating_url=url,
+        sms_text=f"您反映的问题（{case.code}）已办结，请对处理结果评价：{url}",
+    )
+    a.data["rating_requested"] = bool(recipients)
+    return next_state(a.t, case)
+
+
+def _rated(a: Act, row: Any, result: str, channel: str, by: Any) -> str:
+    """Record a rating; a dissatisfied one reopens the case when the setting and window allow."""
+    case = a.case
+    satisfaction.record_rating(case, row, result, a.note, channel, by, a.now)
+    a.data.update(satisfaction=result, channel=channel, round=row.round)
+    if result != "dissatisfied":
+        return str(case.state)
+    settings = get_settings()
+    in_window = case.closed_at is not None and a.now <= case.closed_at + timedelta(days=settings.reopen_days)
+    reopens = settings.dissatisfied_reopens and in_window
+    a.data["reopens"] = reopens
+    a.tell("case.rated_dissatisfied", [*DISPATCHERS, *_dept(case.department_code)], reopens=reopens)
+    return _reopen_case(a) if reopens else str(case.state)
+
+
+def rate(a: Act) -> str:
+    row = satisfaction.ensure_round(a.session, a.case, a.now)
+    satisfaction.check_open(row, a.now)
+    by_link = a.principal.username == satisfaction.LINK_USERNAME
+    return _rated(a, row, str(a.body.satisfaction), "link" if by_link else "app", None)
+
+
+def callback(a: Act) -> str:
+    body = a.body
+    if not body.reached and body.satisfaction is not None:
+        raise Invalid(
+            "未接通时不能记录满意度", "a callback that did not reach the reporter has no satisfaction",
+            details={"field": "satisfaction"},
+        )
+    satisfaction.record_callback(
+        a.session, a.case, a.principal.id, body.reached, body.satisfaction, a.note, a.now
+    )
+    a.data.update(reached=body.reached, satisfaction=body.satisfaction)
+    if body.satisfaction is None:
+        return str(a.case.state)
+    if a.case.satisfaction is not None:
+        # The reporter has rated this closing already: their own word stays, the call is recorded.
+        a.data["rating_kept"] = a.case.satisfaction
+        return str(a.case.state)
+    row = satisfaction.ensure_round(a.session, a.case, a.now)
+    return _rated(a, row, body.satisfaction, "phone", a.principal.id)
 
 
 def request_extension(a: Act) -> str:
@@ -382,6 +439,11 @@ def reopen(a: Act) -> str:
         raise Invalid(
             "请写明市民的投诉内容", "give the citizen's complaint as note", details={"field": "note"}
         )
+    return _reopen_case(a)
+
+
+def _reopen_case(a: Act) -> str:
+    """Back to the lead department with a fresh clock (a reopen, or a dissatisfied rating)."""
     case = a.case
     case.reopened_count = (case.reopened_count or 0) + 1
     case.closed_at = case.verified_at = case.handled_at = case.accepted_at = None
@@ -392,7 +454,7 @@ def reopen(a: Act) -> str:
     deadline = case.deadline.isoformat() if case.deadline else None
     a.data.update(department_code=case.department_code, deadline=deadline, reopened_count=case.reopened_count)
     a.tell("case.reopened", _dept(case.department_code), deadline=deadline)
-    return next_state(a.t, case)
+    return "dispatched"
 
 
 def task_action(a: Act) -> str:
@@ -424,4 +486,6 @@ HANDLERS: dict[str, Callable[[Act], str]] = {
     "accept_task": task_action,
     "handle_task": task_action,
     "recategorize": recategorize,
+    "rate": rate,
+    "callback": callback,
 }

@@ -10,16 +10,19 @@ import segno
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from cityops.accounts.principal import Principal
-from cityops.cases import calendar, creation, record, service, views
+from cityops.cases import calendar, creation, record, satisfaction, service, views
 from cityops.cases.queries import CaseFilters, log_of
 from cityops.cases.schemas import (
     ActionInput,
     CalendarOverrideIn,
     CalendarOverrideOut,
+    CallbackOut,
     CaseCreate,
     CaseOut,
     CasePage,
     LogOut,
+    SatisfactionDetail,
+    SatisfactionRound,
 )
 from cityops.config import get_settings
 from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
@@ -28,6 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
+STAFF = ("operator", "dispatcher", "leader", "admin", "handler", "inspector")
 REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"
 
 
@@ -116,6 +120,26 @@ def get_log(ref: str, session: ReadSessionDep, principal: PrincipalDep) -> list[
     return [views.log_out(row) for row in log_of(session, case.id)]
 
 
+@router.get("/cases/{ref}/satisfaction", response_model=SatisfactionDetail)
+def get_satisfaction(
+    ref: str, session: ReadSessionDep, principal: Principal = Depends(require_roles(*STAFF))
+) -> SatisfactionDetail:
+    """Every closing's rating (满意度) and every phone callback (回访) of the case."""
+    case = service.get_case(session, principal, ref)
+    rounds, callbacks = satisfaction.detail(session, case.id)
+    names = satisfaction.RESULT_NAMES_ZH
+    return SatisfactionDetail(
+        rounds=[
+            SatisfactionRound.model_validate(
+                {**{k: getattr(r, k) for k in SatisfactionRound.model_fields if k != "result_name"},
+                 "result_name": names.get(r.result or "")}
+            )
+            for r in rounds
+        ],
+        callbacks=[CallbackOut.model_validate(c, from_attributes=True) for c in callbacks],
+    )
+
+
 def _qr(code: str) -> segno.QRCode:
     return segno.make(f"{get_settings().public_base_url.rstrip('/')}/p/cases/{code}", error="m")
 
@@ -150,8 +174,6 @@ def perform_action(
 
 
 # -- working calendar overrides -----------------------------------------------------------------
-
-STAFF = ("operator", "dispatcher", "leader", "admin", "handler", "inspector")
 
 
 @router.get("/calendar/overrides", response_model=list[CalendarOverrideOut])

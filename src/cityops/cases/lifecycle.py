@@ -57,6 +57,7 @@ def _require(t: Transition, note: str | None, reason: str | None, body: ActionIn
             or (name == "passed" and body.passed is None)
             or (name == "extra_hours" and body.extra_hours is None)
             or (name == "category_code" and not (body.category_code or "").strip())
+            or (name == "satisfaction" and body.satisfaction is None)
         )
         if missing:
             raise Invalid(
@@ -115,6 +116,26 @@ def perform_action(
         )
     t = check(case, name)
     authorize(principal, case, t)
+    return apply(session, principal, case, t, body, now=now, request_id=request_id)
+
+
+def apply(
+    session: Session,
+    principal: Principal,
+    case: Case,
+    t: Transition,
+    body: ActionInput,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+) -> Case:
+    """Perform the checked transition ``t`` on ``case``: validate the body, act, log, flush.
+
+    The caller has found the case and checked the state (:func:`check`) and who acts. Besides
+    :func:`perform_action` this serves the reporter's rating link, which proves who it is by
+    its token rather than by signing in.
+    """
+    name = t.action
     note = _text(body.note, "note")
     # A reason may come as `reason` or, for simple clients, as `note`.
     reason = _text(body.reason, "reason") or note

@@ -273,7 +273,8 @@ class CaseSatisfaction(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     round: Mapped[int] = mapped_column(Integer, default=0)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # None for a round opened by a callback or an app rating without a link (closed before links).
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)

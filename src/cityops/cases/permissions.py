@@ -60,13 +60,17 @@ def _possible(case: Any, t: Transition) -> bool:
     return case.state in t.sources and (t.guard is None or t.guard(case))
 
 
+def _within(at: datetime | None, now: datetime, days: int) -> bool:
+    return at is not None and now <= at + timedelta(days=days)
+
+
 def allowed_for(principal: Principal, case: Any, tasks: Sequence[Any], now: datetime) -> list[str]:
     """The actions ``principal`` may perform on ``case`` now, spelled as the endpoints spell them.
 
     ``tasks`` are the case's co-handling tasks (any order; cancelled ones are ignored). Beyond
     state, flags, role and scope this applies the rules that would refuse the action whatever
     the body says: an assisting task in the right state, no open assisting task before the
-    lead's ``handle``, and the reopen window.
+    lead's ``handle``, the reopen window and the rating window.
     """
     live = [task for task in tasks if task.state != "cancelled"]
     mine = [
@@ -85,9 +89,9 @@ def allowed_for(principal: Principal, case: Any, tasks: Sequence[Any], now: date
             continue
         if t.action == "handle" and assists_open:
             continue
-        if t.action == "reopen" and (
-            case.closed_at is None or now > case.closed_at + timedelta(days=get_settings().reopen_days)
-        ):
+        if t.action == "reopen" and not _within(case.closed_at, now, get_settings().reopen_days):
+            continue
+        if t.action == "rate" and not _within(case.closed_at, now, get_settings().rating_days):
             continue
         out.append(url_name(t.action))
     return out

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.areas import service as areas
-from cityops.cases import external
+from cityops.cases import external, satisfaction
 from cityops.cases.creation import insert_new_case
-from cityops.cases.lifecycle import perform_action
+from cityops.cases.lifecycle import apply, perform_action
 from cityops.cases.models import Case
 from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
-from cityops.cases.schemas import CaseCreate
+from cityops.cases.satisfaction import SatisfactionCount, satisfaction_counts
+from cityops.cases.schemas import ActionInput, CaseCreate, RatingView
 from cityops.cases.stats import (
     DispatchCount,
     RecentReport,
@@ -33,14 +34,16 @@ from cityops.cases.stats import (
     recent_reports,
     reply_scores,
 )
+from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import get_settings
 from cityops.db import new_id, utcnow
-from cityops.errors import Forbidden, Invalid, NotFound
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound
 
 __all__ = [
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
+    "SatisfactionCount",
     "check_text",
     "counts_by_category_street",
     "counts_by_category_street_day",
@@ -51,8 +54,11 @@ __all__ = [
     "labelled_descriptions",
     "list_cases",
     "perform_action",
+    "rate_by_token",
+    "rating_view",
     "recent_reports",
     "reply_scores",
+    "satisfaction_counts",
     "visible_case_with_attachment",
 ]
 
@@ -190,3 +196,52 @@ def create_case_idempotent(
             raise
         return earlier, False
     return case, True
+
+
+# -- the reporter's rating link (回访·评价) ----------------------------------------------------
+
+
+def rating_view(session: Session, token: str, *, reopened: bool = False) -> RatingView:
+    """What the rating link shows (NotFound for a token that is not a link)."""
+    row, case = satisfaction.find_by_token(session, token)
+    return RatingView(
+        code=case.code,
+        state=case.state,
+        state_name=STATE_NAMES_ZH.get(case.state, case.state),
+        category_name=external.category_name(session, case.category_code),
+        closed_at=case.closed_at,
+        expires_at=row.expires_at,
+        satisfaction=row.result,
+        satisfaction_name=satisfaction.RESULT_NAMES_ZH.get(row.result or ""),
+        reopened=reopened,
+    )
+
+
+def rate_by_token(
+    session: Session, token: str, result: str, comment: str | None, *, now: datetime | None = None,
+    request_id: str | None = None,
+) -> RatingView:
+    """The reporter rates a closing through the link sent to them; the token is the credential.
+
+    The same ``rate`` action as a signed-in reporter's, logged under the reporter (or the link
+    when the report was anonymous). A dissatisfied rating may reopen the case (see the docs).
+    """
+    now = now or utcnow()
+    row, case = satisfaction.find_by_token(session, token)
+    satisfaction.check_result(result)
+    satisfaction.check_open(row, now)
+    if case.state != "closed" or row.round != (case.reopened_count or 0):
+        raise Conflict(
+            "案件已重新办理，此次评价已不适用",
+            "the case has been reopened since; this rating no longer applies",
+            code="rating_closed",
+            details={"state": case.state},
+        )
+    reporter = Principal(
+        id=case.reporter_user_id or satisfaction.LINK_USER_ID,
+        username=satisfaction.LINK_USERNAME,
+        role="citizen",
+    )
+    body = ActionInput.model_validate({"satisfaction": result, "note": comment})
+    apply(session, reporter, case, BY_ACTION["rate"], body, now=now, request_id=request_id)
+    return rating_view(session, token, reopened=case.state != "closed")

@@ -54,7 +54,8 @@ Guard = Callable[[Any], bool]
 class Transition:
     """One action: from which states, to which state, and which roles may perform it.
 
-    ``alt_to`` is the other outcome of a two-way action (verify failed → rework).
+    ``alt_to`` is the other outcome of a two-way action (verify failed → rework; a dissatisfied
+    rating that reopens the case), ``alt_when`` says in words when each outcome happens.
     ``guard`` is a condition on the case's flags; when it fails the action is not available.
     ``scope`` says whose action it is beyond the role: "lead" (handler of the lead
     department), "task" (handler of a department with an open co-handling task), "reporter"
@@ -66,6 +67,8 @@ class Transition:
     to: str
     roles: frozenset[str]
     alt_to: str | None = None
+    # When each outcome of a two-way action happens (for the docs table).
+    alt_when: tuple[str, str] = ("passed", "failed")
     guard: Guard | None = None
     scope: str = ""
     requires: tuple[str, ...] = field(default=())
@@ -153,6 +156,27 @@ TRANSITIONS: tuple[Transition, ...] = (
         scope="task",
         requires=("note",),
         zh="协办反馈",
+    ),
+    _t(
+        "rate",
+        {"closed"},
+        SAME,
+        {"citizen"},
+        alt_to="dispatched",
+        alt_when=("rated", "dissatisfied, reopens"),
+        scope="reporter",
+        requires=("satisfaction",),
+        guard=lambda c: c.satisfaction is None,
+        zh="评价",
+    ),
+    _t(
+        "callback",
+        {"closed"},
+        SAME,
+        {"operator", "dispatcher"},
+        alt_to="dispatched",
+        alt_when=("recorded", "dissatisfied, reopens"),
+        zh="回访",
     ),
     _t(
         "recategorize",

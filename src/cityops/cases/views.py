@@ -19,7 +19,8 @@ from cityops.cases.models import Case, CaseLog, CaseTask
 from cityops.cases.permissions import allowed_for
 from cityops.cases.queries import tasks_of
 from cityops.cases.record import CaseRecord
-from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, TaskOut
+from cityops.cases.satisfaction import RESULT_NAMES_ZH
+from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, SatisfactionOut, TaskOut
 from cityops.db import utcnow
 
 
@@ -38,6 +39,17 @@ def _task_out(session: Session, task: CaseTask) -> TaskOut:
         accepted_at=task.accepted_at,
         done_at=task.done_at,
         note=task.note,
+    )
+
+
+def _satisfaction(case: Case | CaseRecord) -> SatisfactionOut | None:
+    if case.satisfaction is None:
+        return None
+    return SatisfactionOut(
+        result=case.satisfaction,
+        result_name=RESULT_NAMES_ZH.get(case.satisfaction, case.satisfaction),
+        channel=case.satisfaction_channel,
+        rated_at=case.satisfaction_at,
     )
 
 
@@ -109,6 +121,7 @@ def case_out(
         paused_seconds=case.paused_seconds or 0.0,
         reopened_count=case.reopened_count or 0,
         reply_score=case.reply_score,
+        satisfaction=_satisfaction(case),
         tasks=tasks,
         version=case.version,
     )

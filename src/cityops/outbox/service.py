@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.db import utcnow
+from cityops.outbox import sms
 from cityops.outbox.models import Notification, OutboxMessage
 
 # Title of each topic, Chinese first ("中文 / English"); tests/outbox/test_titles.py checks that
@@ -23,7 +24,8 @@ TITLES = {
     "case.dispatched": "新案卷待处置 / New case dispatched to you",
     "case.returned": "案卷被退回 / A case was returned",
     "case.rework": "案卷核查未通过，需返工 / A case failed verification and needs rework",
-    "case.closed": "您反映的问题已办结 / Your report has been closed",
+    "case.closed": "您反映的问题已办结，请评价 / Your report has been closed; please rate the result",
+    "case.rated_dissatisfied": "市民对办理结果不满意 / The reporter is dissatisfied with the result",
     "case.extension_requested": "案卷申请延期，待审批 / An extension was requested",
     "case.extension_approved": "延期申请已批准 / Your extension was approved",
     "case.extension_denied": "延期申请未批准 / Your extension was denied",
@@ -55,8 +57,13 @@ def title_for(topic: str) -> str:
 
 
 def _to_notifications(session: Session, message: OutboxMessage) -> None:
+    """In-app messages per address; ``sms:<phone>`` addresses get a text message instead."""
     title = title_for(message.topic)
     for recipient in message.recipients:
+        if recipient.startswith("sms:"):
+            text = str(message.payload.get("sms_text") or title.split(" / ")[0])
+            sms.sender().send(recipient[4:], text)
+            continue
         session.add(
             Notification(
                 outbox_id=message.id,

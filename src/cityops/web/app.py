@@ -35,6 +35,7 @@ ROUTERS = (
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
+    "cityops.cases.rating_public:router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",

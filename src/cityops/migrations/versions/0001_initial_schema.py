@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:39:41.841232
+Create Date: 2026-12-03 13:52:16.418530
 """
 
 from __future__ import annotations
@@ -424,7 +424,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("round", sa.Integer(), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
         sa.Column("requested_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("department_code", sa.String(length=32), nullable=True),
