@@ -14,8 +14,13 @@ from cityops.cases import calendar, creation, record, satisfaction, service, vie
 from cityops.cases.queries import CaseFilters, log_of
 from cityops.cases.schemas import (
     ActionInput,
+    CalendarImportIn,
+    CalendarImportOut,
     CalendarOverrideIn,
     CalendarOverrideOut,
+    CalendarStatus,
+    CalendarWarning,
+    CalendarYearOut,
     CallbackOut,
     CaseCreate,
     CaseOut,
@@ -25,6 +30,7 @@ from cityops.cases.schemas import (
     SatisfactionRound,
 )
 from cityops.config import get_settings
+from cityops.kit.workcal import package_last_year
 from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -208,3 +214,27 @@ def delete_override(
     """Remove the override; the day falls back to the official calendar."""
     calendar.delete_override(session, principal, day)
     return Response(status_code=204)
+
+
+@router.get("/calendar/status", response_model=CalendarStatus)
+def calendar_status(
+    session: SessionDep, _principal: Principal = Depends(require_roles(*STAFF))
+) -> CalendarStatus:
+    """Years the calendar knows (chinese_calendar, imported schedules) and deadline warnings."""
+    return CalendarStatus(
+        package_last_year=package_last_year(),
+        imported_years=[
+            CalendarYearOut(year=y.year, source=y.source, days=y.days)
+            for y in calendar.imported_years(session)
+        ],
+        warnings=[CalendarWarning(**w) for w in calendar.calendar_warnings(session)],
+    )
+
+
+@router.post("/calendar/import", response_model=CalendarImportOut)
+def import_calendar(
+    body: CalendarImportIn, session: SessionDep, principal: Principal = Depends(require_roles("admin"))
+) -> CalendarImportOut:
+    """Import a year's official schedule (holidays and adjusted working days) as overrides."""
+    days = calendar.parse_schedule(d.model_dump() for d in body.days)
+    return CalendarImportOut(**calendar.import_schedule(session, principal, days, source=body.source))

@@ -245,3 +245,47 @@ class CalendarOverrideOut(BaseModel):
     is_workday: bool
     note: str | None
     updated_at: datetime
+
+
+class CalendarDayIn(BaseModel):
+    """One day of an official schedule; checked by ``calendar.parse_schedule`` (422 names the row)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str = Field(max_length=10, description="YYYY-MM-DD")
+    kind: str = Field(max_length=10, description="holiday (放假) | workday (调休上班)")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class CalendarImportIn(BaseModel):
+    """A year's official schedule (国务院办公厅 notice on holiday arrangements)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(default=None, max_length=200, description="e.g. 国办发明电〔2026〕x号")
+    days: list[CalendarDayIn] = Field(max_length=400)
+
+
+class CalendarImportOut(BaseModel):
+    days: int
+    years: list[int]
+
+
+class CalendarYearOut(BaseModel):
+    year: int
+    source: str | None
+    days: int
+
+
+class CalendarWarning(BaseModel):
+    code: str
+    year: int
+    message: str
+
+
+class CalendarStatus(BaseModel):
+    """Which years the working calendar knows, and warnings for deadlines beyond them."""
+
+    package_last_year: int
+    imported_years: list[CalendarYearOut]
+    warnings: list[CalendarWarning]

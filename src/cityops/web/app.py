@@ -183,7 +183,10 @@ def _add_health(app: FastAPI) -> None:
                 {"status": "unavailable", "database": "schema not migrated; run `cityops migrate`"},
                 status_code=503,
             )
-        return {"status": "ready", "database": engine.dialect.name}
+        from cityops.cases.calendar import readiness_warnings
+
+        # Ready, but say so when a deadline may fall in a year the holiday calendar does not know.
+        return {"status": "ready", "database": engine.dialect.name, "warnings": readiness_warnings(engine)}
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
