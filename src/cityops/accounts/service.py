@@ -16,7 +16,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cityops.accounts import audit, passwords, rules, tokens
+from cityops.accounts.audit import record as record_audit
 from cityops.accounts.departments import create_department, list_departments
+from cityops.accounts.masking import mask_name, mask_phone, reveal_allowed
 from cityops.accounts.models import Department, User
 from cityops.accounts.principal import NEEDS_DEPARTMENT, Principal
 from cityops.config import Settings, UnsafeSettings
@@ -34,8 +36,12 @@ __all__ = [
     "issue_token",
     "list_departments",
     "list_users",
+    "mask_name",
+    "mask_phone",
     "principal_for",
     "principal_from_token",
+    "record_audit",
+    "reveal_allowed",
     "update_user",
 ]
 

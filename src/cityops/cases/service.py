@@ -21,6 +21,7 @@ from cityops.cases.creation import insert_new_case
 from cityops.cases.lifecycle import perform_action
 from cityops.cases.models import Case
 from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
+from cityops.cases.replies import record_reply_score
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.stats import (
     DispatchCount,
@@ -51,6 +52,7 @@ __all__ = [
     "list_cases",
     "perform_action",
     "recent_reports",
+    "record_reply_score",
     "reply_scores",
     "visible_case_with_attachment",
 ]
@@ -117,7 +119,7 @@ def create_case_idempotent(
         external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
         raise external.unknown_category(data.category_code) from None
-    areas = [loc.grid_code, loc.community_code, loc.street_code, getattr(loc, "district_code", None)]
+    areas = [c for c in (loc.grid_code, loc.community_code, loc.street_code, loc.district_code) if c]
     try:
         department = external.responsible_department(session, data.category_code, areas)
     except Invalid:

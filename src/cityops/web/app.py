@@ -111,6 +111,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the app; ``engine`` lets tests and benchmarks hand in their own database."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
+    from cityops.wiring import wire
+
+    wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
