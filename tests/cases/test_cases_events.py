@@ -43,10 +43,14 @@ def _handled(session: Session, make: MakePrincipal) -> Case:
     case = service.create_case(session, citizen, data)
     for who, action in ((dispatcher, "file"), (dispatcher, "dispatch"), (handler, "accept")):
         service.perform_action(session, who, case.id, action)
-    return service.perform_action(session, handler, case.id, "handle", ActionInput(note="已清理完毕，现场恢复整洁"))
+    return service.perform_action(
+        session, handler, case.id, "handle", ActionInput(note="已清理完毕，现场恢复整洁")
+    )
 
 
-def test_handled_case_is_scored_by_the_wired_subscriber(session: Session, make_principal: MakePrincipal) -> None:
+def test_handled_case_is_scored_by_the_wired_subscriber(
+    session: Session, make_principal: MakePrincipal
+) -> None:
     case = _handled(session, make_principal)
     assert case.reply_score is not None
     last = log_of(session, case.id)[-1]
@@ -102,7 +106,9 @@ def test_a_failing_record_subscriber_is_logged_queued_and_rolled_back(
     session.refresh(case)
     assert case.state == "handled"
     assert case.reply_score is None  # the subscriber's half-written score went with its savepoint
-    failures = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "system.subscriber_failed")).all()
+    failures = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == "system.subscriber_failed")
+    ).all()
     assert [m.payload["subscriber"] for m in failures] == ["half-then-broken"]
     assert failures[0].recipients == ["role:admin"]
     assert "scorer bug" in caplog.text
@@ -120,6 +126,8 @@ def test_subscribing_twice_is_one_subscription(bare_registry: None) -> None:
 def test_no_failure_messages_in_the_normal_path(session: Session, make_principal: MakePrincipal) -> None:
     _handled(session, make_principal)
     count = session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.topic == "system.subscriber_failed")
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.topic == "system.subscriber_failed")
     )
     assert count == 0
