@@ -28,7 +28,7 @@ from cityops.accounts.schemas import (
     UserUpdate,
 )
 from cityops.config import Settings
-from cityops.web.deps import current_principal, get_session, get_settings_dep, require_roles
+from cityops.web.deps import SessionDep, current_principal, get_settings_dep, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -80,8 +80,8 @@ def _to_out(user: User, name: str, phone: str | None, *, masked: bool) -> UserOu
 
 @router.post("/auth/token", response_model=TokenOut, summary="Get a bearer token (OAuth2 password)")
 def issue_token(
+    session: SessionDep,
     form: OAuth2PasswordRequestForm = Depends(),
-    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> TokenOut:
     user = service.authenticate(session, form.username, form.password, settings)
@@ -95,9 +95,9 @@ def issue_token(
 
 @router.post("/auth/login", response_model=SessionOut, summary="Sign in for pages (session cookie)")
 def login(
+    session: SessionDep,
     form: OAuth2PasswordRequestForm = Depends(),
     next_url: str | None = Form(default=None, alias="next"),
-    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> Response:
     """Set the HttpOnly ``cityops_session`` cookie; redirect (303) to ``next`` when given.
@@ -139,8 +139,8 @@ def logout() -> Response:
 
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
 def me(
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, principal.id)
     # One's own name and phone are not someone else's personal data: unmasked, not audited.
@@ -155,6 +155,7 @@ admin_only = require_roles("admin")
 @router.get("/users", response_model=UserPage, summary="List users")
 def list_users(
     request: Request,
+    session: SessionDep,
     role: str | None = None,
     department_code: str | None = None,
     area_code: str | None = None,
@@ -164,7 +165,6 @@ def list_users(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserPage:
     users, total = service.list_users(
         session,
@@ -185,8 +185,8 @@ def list_users(
 def create_user(
     body: UserCreate,
     request: Request,
+    session: SessionDep,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.create_user(session, **body.model_dump(), actor=principal, request_id=_request_id(request))
     return _user_out(session, principal, user, reveal=False, request_id=None)
@@ -196,9 +196,9 @@ def create_user(
 def get_user(
     user_id: uuid.UUID,
     request: Request,
+    session: SessionDep,
     reveal: bool = Query(default=False, description="show name and phone unmasked (audited)"),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return _user_out(session, principal, user, reveal=reveal, request_id=_request_id(request))
@@ -209,8 +209,8 @@ def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
     request: Request,
+    session: SessionDep,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.update_user(
         session,
@@ -227,6 +227,7 @@ def update_user(
 
 @router.get("/audit", response_model=AuditPage, summary="Search the audit trail")
 def list_audit(
+    session: SessionDep,
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor: str | None = Query(default=None, description="user name or user id"),
@@ -236,7 +237,6 @@ def list_audit(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     _principal: Principal = Depends(require_roles("admin", "leader")),
-    session: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
     events, total = audit.list_events(
         session,

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -23,10 +22,9 @@ from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import get_settings
 from cityops.errors import NotFound
 from cityops.kit.workcal import LOCAL_TZ
-from cityops.web.deps import get_session
+from cityops.web.deps import SessionDep
 
 router = APIRouter(tags=["cases-public"])
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

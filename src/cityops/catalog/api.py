@@ -1,7 +1,7 @@
 """Admin HTTP API of the catalog and of departments: thin handlers over catalog.service.
 
 Reads need any signed-in user; edits need the admin role. Every request is one transaction
-(``get_session``), so a failed edit or import leaves nothing behind.
+(``SessionDep``), so a failed edit or import leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ from cityops.catalog.schemas import (
     TimeLimitsOut,
 )
 from cityops.errors import TooLarge
-from cityops.web.deps import current_principal, get_session, require_roles
+from cityops.web.deps import SessionDep, current_principal, require_roles
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 router_departments = APIRouter(prefix="/api/v1/departments", tags=["departments"])
 
 READ = [Depends(current_principal)]
 ADMIN = [Depends(require_roles("admin"))]
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 # The caller, for the audit trail (the same cached value the ADMIN check saw).
 CallerDep = Annotated[Principal, Depends(current_principal)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
