@@ -42,6 +42,16 @@ def _wired() -> None:
     wire()
 
 
+@pytest.fixture(autouse=True)
+def _settings_per_test() -> Iterator[None]:
+    """An app built in a test makes its settings the process's; the next test starts as before."""
+    from cityops.config import get_settings
+
+    saved = get_settings.configured
+    yield
+    get_settings.configure(saved)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The reference data folder; tests that need it skip when it is absent (a user's clone)."""

@@ -21,7 +21,6 @@ from cityops.cases.schemas import PublicCaseOut, PublicLogOut
 from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import get_settings
 from cityops.errors import NotFound
-from cityops.kit.workcal import LOCAL_TZ
 from cityops.web.deps import SessionDep
 
 router = APIRouter(tags=["cases-public"])
@@ -51,7 +50,7 @@ _PUBLIC_ACTIONS = frozenset(
 
 
 def _local(value: datetime | None) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 _env.filters["local"] = _local

@@ -110,6 +110,8 @@ def _commit_in_handler_thread(router: APIRouter) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; ``engine`` lets tests and benchmarks hand in their own database."""
     settings = settings or get_settings()
+    # One settings object: the domain's get_settings() now answers with the app's own.
+    get_settings.configure(settings)
     engine = engine or make_engine(settings.database_url)
     from cityops.wiring import wire
 
