@@ -20,7 +20,15 @@ from cityops.cases import external
 from cityops.cases.creation import insert_new_case
 from cityops.cases.lifecycle import perform_action
 from cityops.cases.models import Case
-from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
+from cityops.cases.queries import (
+    SORTS,
+    CaseFilters,
+    count_cases,
+    get_case,
+    list_cases,
+    page_cases,
+    visible_case_with_attachment,
+)
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.stats import (
     DispatchCount,
@@ -37,10 +45,12 @@ from cityops.db import new_id, utcnow
 from cityops.errors import Invalid, NotFound
 
 __all__ = [
+    "SORTS",
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
     "check_text",
+    "count_cases",
     "counts_by_category_street",
     "counts_by_category_street_day",
     "create_case",
@@ -49,6 +59,7 @@ __all__ = [
     "get_case",
     "labelled_descriptions",
     "list_cases",
+    "page_cases",
     "perform_action",
     "recent_reports",
     "reply_scores",
