@@ -158,6 +158,8 @@ class CaseFilters:
     # (an extension or parking request, or a return by the department).
     warned: bool | None = None
     needs_approval: bool | None = None
+    # Full-text search in the description (cases.search: bigram index, then substring check).
+    text: str | None = None
 
 
 def encode_cursor(case: Case) -> str:
@@ -194,6 +196,12 @@ def _filtered(stmt: Select[Any], f: CaseFilters) -> Select[Any]:
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if f.text:
+        from cityops.cases.search import check_query, matches
+
+        query = check_query(f.text)
+        if query:
+            stmt = stmt.where(matches(query))
     if f.needs_approval is not None:
         waiting = or_(Case.extension_requested, Case.park_requested, Case.state == "returned")
         stmt = stmt.where(waiting if f.needs_approval else ~waiting)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.creation import insert_new_case
-from cityops.cases.lifecycle import perform_action
+from cityops.cases.lifecycle import add_attachments, perform_action
 from cityops.cases.models import Case
 from cityops.cases.queries import (
     SORTS,
@@ -30,6 +30,7 @@ from cityops.cases.queries import (
     visible_case_with_attachment,
 )
 from cityops.cases.schemas import CaseCreate
+from cityops.cases.sla import remaining_seconds
 from cityops.cases.stats import (
     DispatchCount,
     RecentReport,
@@ -49,6 +50,7 @@ __all__ = [
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
+    "add_attachments",
     "check_text",
     "count_cases",
     "counts_by_category_street",
@@ -62,6 +64,7 @@ __all__ = [
     "page_cases",
     "perform_action",
     "recent_reports",
+    "remaining_seconds",
     "reply_scores",
     "visible_case_with_attachment",
 ]

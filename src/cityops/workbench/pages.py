@@ -102,3 +102,14 @@ def tiles_for(session: Session, principal: Principal) -> list[Tile]:
 @router.get("/home")
 def home(request: Request, principal: PagePrincipal, session: ReadSessionDep) -> Response:
     return templating.render(request, "workbench/home.html", {"tiles": tiles_for(session, principal)})
+
+
+# The workbenches' own modules; their routes are served through this router.
+def _include_workbenches() -> None:
+    from cityops.workbench import citizen, dispatch, field, ledger, operator
+
+    for module in (operator, dispatch, field, citizen, ledger):
+        router.include_router(module.router)
+
+
+_include_workbenches()
