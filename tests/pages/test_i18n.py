@@ -34,3 +34,10 @@ def test_translation_and_placeholders() -> None:
     assert templating.t("共 %(n)s 条", "en", n=3) == "3 in total"
     assert templating.t("共 %(n)s 条", "zh-CN", n=3) == "共 3 条"
     assert templating.working_duration(-3 * 3600) == templating.t("超时 %(x)s", x="3 小时 0 分")
+
+
+def test_state_and_action_names_have_english() -> None:
+    from cityops.cases.transitions import STATE_NAMES_ZH, TRANSITIONS
+
+    for zh in [*STATE_NAMES_ZH.values(), *(t.zh for t in TRANSITIONS)]:
+        assert templating.t(zh, "en") != zh, zh
