@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # FastAPI's OpenTelemetry spans and metrics; useful only with an OTel provider configured.
     opentelemetry: bool = False
 
+    # Page maps: the district's own GeoJSON is the base layer; a tile URL (e.g. 天地图 with its key,
+    # "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY") adds tiles. GCJ-02 tiles get points converted.
+    map_tile_url: str | None = None
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,
     # else the seed classifier built from the catalog.

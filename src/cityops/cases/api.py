@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import segno
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -80,8 +80,15 @@ def list_cases(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
+    q: Annotated[str | None, Query(max_length=50, description="full-text search in the description")] = None,
+    sort: Annotated[
+        Literal["newest", "deadline"],
+        Query(description="newest first (cursor pages) or least remaining working time first (offset pages)"),
+    ] = "newest",
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="with sort=deadline")] = 0,
+    with_total: Annotated[bool, Query(description="also count all matching cases (one COUNT)")] = False,
 ) -> CasePage:
-    """Visible cases, newest first, with an opaque cursor for the next page."""
+    """Visible cases, newest first with an opaque cursor, or by remaining working time."""
     filters = CaseFilters(
         state,
         category_code,
@@ -92,11 +99,22 @@ def list_cases(
         escalated,
         created_from,
         created_to,
+        text=q,
     )
-    rows, next_cursor = service.list_cases(session, principal, filters, cursor=cursor, limit=limit)
+    total: int | None = None
+    next_cursor: str | None = None
+    if sort == "deadline":
+        rows, total = service.page_cases(
+            session, principal, filters, sort="deadline", offset=offset, limit=limit
+        )
+    else:
+        rows, next_cursor = service.list_cases(session, principal, filters, cursor=cursor, limit=limit)
+        if with_total:
+            total = service.count_cases(session, principal, filters)
     return CasePage(
         items=views.view_cases(session, principal, rows, request_id=_request_id(request), reveal=reveal),
         next_cursor=next_cursor,
+        total=total,
     )
 
 

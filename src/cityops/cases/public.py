@@ -6,13 +6,9 @@ notes, attachments, actors or reporter data, because those may contain personal 
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
-
 import segno
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from cityops.cases import external
@@ -21,14 +17,13 @@ from cityops.cases.schemas import PublicCaseOut, PublicLogOut
 from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import get_settings
 from cityops.errors import NotFound
+from cityops.web import templating
 from cityops.web.deps import SessionDep
+from cityops.web.pagekit import MaybePrincipal, page_router
 
 router = APIRouter(tags=["cases-public"])
-
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+# The HTML page renders its errors as pages (a 404 page for an unknown code), in the layout.
+pages_router = page_router(tags=["cases-public"])
 # Only actions that mean progress to the public; flags such as park requests stay internal.
 _PUBLIC_ACTIONS = frozenset(
     {
@@ -47,13 +42,6 @@ _PUBLIC_ACTIONS = frozenset(
         "return",
     }
 )
-
-
-def _local(value: datetime | None) -> str:
-    return value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-_env.filters["local"] = _local
 
 
 def public_url(code: str) -> str:
@@ -110,12 +98,15 @@ def public_case_json(code: str, session: SessionDep) -> PublicCaseOut:
     return public_view(session, code)
 
 
-@router.get("/p/cases/{code}", response_class=HTMLResponse)
-def public_case_page(code: str, session: SessionDep) -> HTMLResponse:
-    """The public page of a case (Chinese), with its QR code."""
+@pages_router.get("/p/cases/{code}", response_class=HTMLResponse)
+def public_case_page(
+    code: str, session: SessionDep, request: Request, _viewer: MaybePrincipal
+) -> HTMLResponse:
+    """The public page of a case (Chinese), with its QR code, in the site's layout."""
     view = public_view(session, code)
     qr_svg = segno.make(view.url, error="m").svg_inline(scale=4, title=f"案件 {view.code} 二维码")
-    html = _env.get_template("public_case.html").render(
-        case=view, qr_svg=qr_svg, street_name=_area_name(session, view.street_code)
+    return templating.render(
+        request,
+        "public_case.html",
+        {"case": view, "qr_svg": qr_svg, "street_name": _area_name(session, view.street_code)},
     )
-    return HTMLResponse(html)

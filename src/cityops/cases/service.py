@@ -18,11 +18,20 @@ from sqlalchemy.orm import Session
 from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.creation import insert_new_case
-from cityops.cases.lifecycle import perform_action
+from cityops.cases.lifecycle import add_attachments, perform_action
 from cityops.cases.models import Case
-from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
+from cityops.cases.queries import (
+    SORTS,
+    CaseFilters,
+    count_cases,
+    get_case,
+    list_cases,
+    page_cases,
+    visible_case_with_attachment,
+)
 from cityops.cases.replies import record_reply_score
 from cityops.cases.schemas import CaseCreate
+from cityops.cases.sla import remaining_seconds
 from cityops.cases.stats import (
     DispatchCount,
     RecentReport,
@@ -38,10 +47,13 @@ from cityops.db import new_id, utcnow
 from cityops.errors import Invalid, NotFound
 
 __all__ = [
+    "SORTS",
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
+    "add_attachments",
     "check_text",
+    "count_cases",
     "counts_by_category_street",
     "counts_by_category_street_day",
     "create_case",
@@ -50,9 +62,11 @@ __all__ = [
     "get_case",
     "labelled_descriptions",
     "list_cases",
+    "page_cases",
     "perform_action",
     "recent_reports",
     "record_reply_score",
+    "remaining_seconds",
     "reply_scores",
     "visible_case_with_attachment",
 ]

@@ -9,12 +9,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from inspect import iscoroutinefunction
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -35,6 +37,7 @@ ROUTERS = (
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
+    "cityops.cases.public:pages_router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",
@@ -43,6 +46,10 @@ ROUTERS = (
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
+    # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
+    "cityops.web.pages:router",
+    "cityops.areas.pages:router",
+    "cityops.workbench.pages:router",
 )
 
 
@@ -158,6 +165,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     install_error_handlers(app)
     _include_routers(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_health(app)
     app.add_middleware(IdempotencyMiddleware, factory_getter=lambda: app.state.sessionmaker)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
@@ -188,7 +196,3 @@ def _add_health(app: FastAPI) -> None:
                 status_code=503,
             )
         return {"status": "ready", "database": engine.dialect.name}
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
