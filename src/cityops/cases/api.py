@@ -49,12 +49,19 @@ def create_case(
     principal: Principal = Depends(require_roles(*CREATORS)),
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    """Report a problem; a retry with the same Idempotency-Key returns the first case (200)."""
+    """Report a problem; a retry with the same Idempotency-Key returns the first case.
+
+    A replay answers like the first time (201) with ``Idempotent-Replayed: true``, whether the
+    idempotency middleware or the key on the case row found it (decision 0003).
+    """
     if idempotency_key is None:
         creation.run_without_transaction(session)  # one statement; a keyed retry needs a transaction
     case, created = service.create_case_idempotent(session, principal, body, idempotency_key=idempotency_key)
     out = views.view_case(session, principal, case, request_id=_request_id(request))
-    return _json(out, 201 if created else 200)
+    response = _json(out, 201)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @router.get("/cases", response_model=CasePage)

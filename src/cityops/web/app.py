@@ -154,7 +154,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     _include_routers(app)
     _add_health(app)
-    app.add_middleware(IdempotencyMiddleware, factory_getter=lambda: app.state.sessionmaker)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        factory_getter=lambda: app.state.sessionmaker,
+        settings_getter=lambda: app.state.settings,
+    )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
     return app
 

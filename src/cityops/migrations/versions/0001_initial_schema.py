@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 09:45:45.219951
+Create Date: 2026-12-03 13:36:56.003942
 """
 
 from __future__ import annotations
@@ -221,6 +221,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("path", sa.String(length=500), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("content_type", sa.String(length=100), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
