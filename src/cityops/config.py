@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 60.0
     outbox_interval_seconds: float = 5.0
 
+    # Map tiles (for example 天地图 with its key): its origin is allowed for images in the CSP.
+    map_tile_url: str | None = None
+
     log_level: str = "INFO"
     # Handler threads per server process (each may hold a database connection). Few threads keep
     # the GIL uncontended: measured on 2 cores, 2–4 threads served more creations per second with

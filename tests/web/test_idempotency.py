@@ -27,7 +27,9 @@ PASSWORD = "correct-horse-1"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def app_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def app_client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
     engine: Engine
     engine, cleanup = new_database(request.param, tmp_path_factory.mktemp("idem"), "idem")
     factory = make_sessionmaker(engine)
@@ -72,13 +74,21 @@ def _report(**kw: Any) -> dict[str, Any]:
 
 def test_sign_in_never_replays_another_callers_token(app_client: TestClient) -> None:
     key = {"Idempotency-Key": "k1"}
-    ok = app_client.post("/api/v1/auth/token", data={"username": "idem-admin", "password": PASSWORD}, headers=key)
+    ok = app_client.post(
+        "/api/v1/auth/token", data={"username": "idem-admin", "password": PASSWORD}, headers=key
+    )
     assert ok.status_code == 200
-    wrong = app_client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x" * 9}, headers=key)
+    wrong = app_client.post(
+        "/api/v1/auth/token", data={"username": "nobody", "password": "x" * 9}, headers=key
+    )
     assert wrong.status_code == 401, wrong.text
     assert "access_token" not in wrong.text and "idempotent-replayed" not in wrong.headers
-    login = app_client.post("/api/v1/auth/login", data={"username": "idem-admin", "password": PASSWORD}, headers=key)
-    again = app_client.post("/api/v1/auth/login", data={"username": "nobody", "password": "x" * 9}, headers=key)
+    login = app_client.post(
+        "/api/v1/auth/login", data={"username": "idem-admin", "password": PASSWORD}, headers=key
+    )
+    again = app_client.post(
+        "/api/v1/auth/login", data={"username": "nobody", "password": "x" * 9}, headers=key
+    )
     assert login.status_code == 200 and again.status_code == 401
     assert "set-cookie" not in again.headers
     token = ok.json()["access_token"]
@@ -91,7 +101,9 @@ def test_nothing_secret_is_stored_for_any_answer(app_client: TestClient) -> None
     headers = {**_sign_in(app_client, "idem-op"), "Idempotency-Key": "logout-1"}
     app_client.post("/api/v1/auth/logout", headers=headers)
     created = app_client.post(
-        "/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op"), "Idempotency-Key": "c-secret"}
+        "/api/v1/cases",
+        json=_report(),
+        headers={**_sign_in(app_client, "idem-op"), "Idempotency-Key": "c-secret"},
     )
     assert created.status_code == 201
     for row in _records(app_client):
@@ -103,7 +115,9 @@ def test_same_key_different_report_is_422_and_nothing_is_lost(app_client: TestCl
     op = {**_sign_in(app_client, "idem-op"), "Idempotency-Key": "two-reports"}
     first = app_client.post("/api/v1/cases", json=_report(), headers=op)
     assert first.status_code == 201, first.text
-    emergency = app_client.post("/api/v1/cases", json=_report(description="井盖缺失，有人掉下去了"), headers=op)
+    emergency = app_client.post(
+        "/api/v1/cases", json=_report(description="井盖缺失，有人掉下去了"), headers=op
+    )
     assert emergency.status_code == 422, emergency.text
     assert emergency.json()["error"]["code"] == "idempotency_key_reused"
     # The same key on another path is reused too.
@@ -124,10 +138,16 @@ def test_a_true_replay_answers_the_original_201_marked_replayed(app_client: Test
 
 def test_keys_are_scoped_by_the_signed_in_user_not_the_token(app_client: TestClient) -> None:
     key = {"Idempotency-Key": "shared-key"}
-    mine = app_client.post("/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op"), **key})
+    mine = app_client.post(
+        "/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op"), **key}
+    )
     # The same user with a second token replays; another user with the same key does not.
-    again = app_client.post("/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op"), **key})
-    theirs = app_client.post("/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op2"), **key})
+    again = app_client.post(
+        "/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op"), **key}
+    )
+    theirs = app_client.post(
+        "/api/v1/cases", json=_report(), headers={**_sign_in(app_client, "idem-op2"), **key}
+    )
     assert mine.status_code == again.status_code == theirs.status_code == 201
     assert again.json()["id"] == mine.json()["id"]
     assert theirs.json()["id"] != mine.json()["id"] and "idempotent-replayed" not in theirs.headers

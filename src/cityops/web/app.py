@@ -27,6 +27,7 @@ from cityops.web.deps import finish_in_handler_thread
 from cityops.web.errors import install_error_handlers
 from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
+from cityops.web.security import security_headers
 
 log = logging.getLogger("cityops.web")
 
@@ -159,7 +160,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         factory_getter=lambda: app.state.sessionmaker,
         settings_getter=lambda: app.state.settings,
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_upload_bytes + 64 * 1024,
+        security_headers=security_headers(settings),
+    )
     return app
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from cityops.errors import DomainError
+from cityops.web.middleware import BodyTooLarge
 
 log = logging.getLogger("cityops.web")
 
@@ -72,7 +73,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(_body("validation_failed", message, {"errors": problems}), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):  # raised while the body was read (web.middleware)
+            return Response(exc.body, status_code=413, media_type="application/json")
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", str(exc.detail)))
         if isinstance(exc.detail, str) and exc.status_code not in HTTP_MESSAGES:
             en = exc.detail

@@ -40,7 +40,9 @@ from cityops.web.middleware import error_body
 
 MAX_KEY_LENGTH = 200
 # Endpoints that issue or drop credentials: a replay would hand one caller another's token.
-NEVER_REPLAYED = frozenset({"/api/v1/auth/token", "/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/revoke"})
+NEVER_REPLAYED = frozenset(
+    {"/api/v1/auth/token", "/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/revoke"}
+)
 KEEP_FOR = timedelta(hours=24)
 # A claim older than this whose answer never came belongs to a process that died.
 STALE_CLAIM = timedelta(seconds=60)
@@ -102,7 +104,9 @@ def caller_of(scope: Scope, headers: dict[bytes, bytes], fingerprint: str, setti
     return "anon:" + hashlib.sha256(f"{client}\0{fingerprint}".encode()).hexdigest()[:59]
 
 
-async def _send_error(send: Send, status: int, code: str, zh: str, en: str, retry_after: int | None = None) -> None:
+async def _send_error(
+    send: Send, status: int, code: str, zh: str, en: str, retry_after: int | None = None
+) -> None:
     extra = [(b"retry-after", str(retry_after).encode())] if retry_after else []
     await _send(send, status, error_body(code, zh, en), "application/json", replayed=False, extra=extra)
 
@@ -161,7 +165,12 @@ class IdempotencyMiddleware:
         except SQLAlchemyError:
             log.exception("idempotency lookup failed on %s", path)
             await _send_error(
-                send, 503, "unavailable", "数据库暂时不可用，请稍后重试", "The database is unavailable; retry shortly", 5
+                send,
+                503,
+                "unavailable",
+                "数据库暂时不可用，请稍后重试",
+                "The database is unavailable; retry shortly",
+                5,
             )
             return
         if outcome == "reused":
@@ -230,7 +239,9 @@ def _claim(
         now = utcnow()
         with unit_of_work(factory) as session:
             stored = session.scalar(
-                select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+                )
             )
             if stored is not None:
                 expired = stored.created_at < now - KEEP_FOR
@@ -276,7 +287,9 @@ def _finish(
         with unit_of_work(factory) as session:
             where = (IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
             if status is None:
-                session.execute(delete(IdempotencyRecord).where(*where, IdempotencyRecord.status == IN_PROGRESS))
+                session.execute(
+                    delete(IdempotencyRecord).where(*where, IdempotencyRecord.status == IN_PROGRESS)
+                )
                 return
             stored = session.scalar(select(IdempotencyRecord).where(*where))
             if stored is not None:
