@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     reopen_days: int = 7
     public_base_url: str = "http://127.0.0.1:8000"
+    # The public case page and JSON, per client address and server process (enumeration guard).
+    public_requests_per_minute: int = 60
 
     worker_in_process: bool = True
     worker_interval_seconds: float = 60.0

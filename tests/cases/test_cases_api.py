@@ -256,13 +256,16 @@ def test_public_page_and_json_hide_personal_data(
         json={"note": "李四 13900001111 来电"},
         headers=as_header(make_principal("operator")),
     )
-    public = client.get(f"/api/v1/public/cases/{case['code']}")
+    from cityops.cases.public import access_token
+
+    token = {"t": access_token(case["code"], get_settings().secret_key)}  # the QR link's token
+    public = client.get(f"/api/v1/public/cases/{case['code']}", params=token)
     assert public.status_code == 200
     data = public.json()
     assert data["state"] == "filed" and data["state_name"] == "已立案" and data["category_name"] == "暴露垃圾"
     assert [h["action"] for h in data["history"]] == ["create", "file"]
-    assert data["url"].endswith(f"/p/cases/{case['code']}")
-    page = client.get(f"/p/cases/{case['code']}")
+    assert data["url"].endswith(f"/p/cases/{case['code']}?t={token['t']}")
+    page = client.get(f"/p/cases/{case['code']}", params=token)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     for text in (public.text, page.text):
         assert "李四" not in text and "13900001111" not in text and "1111" not in text

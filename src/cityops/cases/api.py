@@ -20,8 +20,8 @@ from cityops.cases.schemas import (
     CaseOut,
     CasePage,
     LogOut,
+    PublicLinkOut,
 )
-from cityops.config import get_settings
 from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -123,23 +123,36 @@ def get_log(ref: str, session: ReadSessionDep, principal: PrincipalDep) -> list[
     return [views.log_out(row) for row in log_of(session, case.id)]
 
 
-def _qr(code: str) -> segno.QRCode:
-    return segno.make(f"{get_settings().public_base_url.rstrip('/')}/p/cases/{code}", error="m")
+def _qr(code: str, request: Request) -> segno.QRCode:
+    # The public page's link with its access token (cases.public): scanning shows the details.
+    from cityops.cases.public import public_url
+
+    return segno.make(public_url(code, request.app.state.settings), error="m")
+
+
+@router.get("/cases/{ref}/public-link", response_model=PublicLinkOut)
+def public_link(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> PublicLinkOut:
+    """The public page's link with its access token (what the QR code holds), for whoever may
+    read the case: the reporter can share it; the case code alone shows only the state."""
+    from cityops.cases.public import public_url
+
+    code = service.get_case(session, principal, ref).code
+    return PublicLinkOut(url=public_url(code, request.app.state.settings))
 
 
 @router.get("/cases/{ref}/qr.png", response_class=Response)
-def qr_png(ref: str, session: SessionDep, principal: PrincipalDep) -> Response:
+def qr_png(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """The QR code of the case's public page (PNG)."""
     buf = io.BytesIO()
-    _qr(service.get_case(session, principal, ref).code).save(buf, kind="png", scale=6)
+    _qr(service.get_case(session, principal, ref).code, request).save(buf, kind="png", scale=6)
     return Response(buf.getvalue(), media_type="image/png")
 
 
 @router.get("/cases/{ref}/qr.svg", response_class=Response)
-def qr_svg(ref: str, session: SessionDep, principal: PrincipalDep) -> Response:
+def qr_svg(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """The QR code of the case's public page (SVG)."""
     code = service.get_case(session, principal, ref).code
-    return Response(_qr(code).svg_inline(scale=6), media_type="image/svg+xml")
+    return Response(_qr(code, request).svg_inline(scale=6), media_type="image/svg+xml")
 
 
 @router.post("/cases/{ref}/{action}", response_model=CaseOut)

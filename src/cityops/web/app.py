@@ -9,12 +9,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from inspect import iscoroutinefunction
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     install_error_handlers(app)
     _include_routers(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_health(app)
     app.add_middleware(
         IdempotencyMiddleware,
