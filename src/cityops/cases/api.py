@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from cityops.accounts.principal import Principal
 from cityops.cases import calendar, creation, record, service, views
@@ -22,6 +22,7 @@ from cityops.cases.schemas import (
     LogOut,
     PublicLinkOut,
 )
+from cityops.cases.transitions import ACTIONS
 from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -158,7 +159,7 @@ def qr_svg(ref: str, request: Request, session: SessionDep, principal: Principal
 @router.post("/cases/{ref}/{action}", response_model=CaseOut)
 def perform_action(
     ref: str,
-    action: str,
+    action: Annotated[str, Path(json_schema_extra={"enum": [a.replace("_", "-") for a in ACTIONS]})],
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
