@@ -51,10 +51,15 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     reopen_days: int = 7
     public_base_url: str = "http://127.0.0.1:8000"
+    # The public case page and JSON, per client address and server process (enumeration guard).
+    public_requests_per_minute: int = 60
 
     worker_in_process: bool = True
     worker_interval_seconds: float = 60.0
     outbox_interval_seconds: float = 5.0
+
+    # Map tiles (for example 天地图 with its key): its origin is allowed for images in the CSP.
+    map_tile_url: str | None = None
 
     log_level: str = "INFO"
     # Handler threads per server process (each may hold a database connection). Few threads keep
