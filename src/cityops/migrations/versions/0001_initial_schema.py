@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:45:16.553484
+Create Date: 2026-12-03 14:01:34.932037
 """
 
 from __future__ import annotations
@@ -396,6 +396,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("case_id", "seq", name="uq_case_logs_case_seq"),
     )
     op.create_table(
+        "case_search_docs",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("indexed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_search_docs_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_search_docs")),
+    )
+    op.create_table(
+        "case_search_terms",
+        sa.Column("term", sa.String(length=8), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_search_terms_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("term", "case_id", name=op.f("pk_case_search_terms")),
+    )
+    with op.batch_alter_table("case_search_terms", schema=None) as batch_op:
+        batch_op.create_index("ix_case_search_terms_case", ["case_id"], unique=False)
+
+    op.create_table(
         "case_supervisions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
@@ -527,6 +548,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_case_supervisions_case_id"))
 
     op.drop_table("case_supervisions")
+    with op.batch_alter_table("case_search_terms", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_search_terms_case")
+
+    op.drop_table("case_search_terms")
+    op.drop_table("case_search_docs")
     op.drop_table("case_logs")
     op.drop_table("triage_thresholds")
     with op.batch_alter_table("triage_queue", schema=None) as batch_op:
