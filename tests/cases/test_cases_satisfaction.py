@@ -144,9 +144,15 @@ def test_rating_through_the_link(client: TestClient, session: Session, actors: A
     assert view["state"] == "closed"
     assert view["satisfaction"]["result"] == "satisfied" and view["satisfaction"]["result_name"] == "满意"
     assert view["satisfaction"]["channel"] == "link"
-    public = client.get(f"/p/cases/{case.code}")
+    from cityops.cases.public import access_token
+
+    t = access_token(case.code, client.app.state.settings.secret_key)  # type: ignore[attr-defined]
+    public = client.get(f"/p/cases/{case.code}?t={t}")
     assert "上报人评价" in public.text and "满意" in public.text
-    assert client.get(f"/api/v1/public/cases/{case.code}").json()["satisfaction"] == "satisfied"
+    assert client.get(f"/api/v1/public/cases/{case.code}?t={t}").json()["satisfaction"] == "satisfied"
+    assert "satisfaction" not in client.get(f"/api/v1/public/cases/{case.code}").json() or (
+        client.get(f"/api/v1/public/cases/{case.code}").json()["satisfaction"] is None
+    )  # the code alone shows only the state
     log = client.get(f"/api/v1/cases/{case.id}/log", headers=as_header(actors.operator)).json()
     assert log[-1]["action"] == "rate" and log[-1]["note"] == "很及时"
 
@@ -155,11 +161,21 @@ def test_the_rating_form_page(client: TestClient, session: Session, actors: Acto
     case = closed_case(session, actors)
     token = rating_token(session, case)
     session.commit()
-    r = client.post(f"/p/rate/{token}", data={"satisfaction": "basically_satisfied", "comment": "还行"})
-    assert r.status_code == 200 and "感谢您的评价" in r.text and "基本满意" in r.text
-    r = client.post(f"/p/rate/{token}", data={"satisfaction": "great"})
+    page = client.get(f"/p/rate/{token}")
+    assert page.headers["cache-control"] == "no-store"
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match is not None
+    csrf = match.group(1)
+    no_csrf = client.post(f"/p/rate/{token}", data={"satisfaction": "satisfied"})  # no token field
+    assert no_csrf.status_code == 403
+    r = client.post(f"/p/rate/{token}", data={"satisfaction": "great", "csrf_token": csrf})
     assert r.status_code == 422 and "满意度必须是" in r.text
-    r = client.post(f"/p/rate/{token}", data={"satisfaction": "satisfied"})
+    r = client.post(
+        f"/p/rate/{token}",
+        data={"satisfaction": "basically_satisfied", "comment": "还行", "csrf_token": csrf},
+    )
+    assert r.status_code == 200 and "感谢您的评价" in r.text and "基本满意" in r.text
+    r = client.post(f"/p/rate/{token}", data={"satisfaction": "satisfied", "csrf_token": csrf})
     assert r.status_code == 409 and "已评价过" in r.text
 
 

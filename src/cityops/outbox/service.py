@@ -39,6 +39,7 @@ TITLES = {
     "case.warning": "案卷即将超期 / A case is about to be overdue",
     "case.overdue": "案卷已超期 / A case is overdue",
     "case.verify_overdue": "案卷核查已超时 / A case's verification is overdue",
+    "system.subscriber_failed": "后台处理出错，请查看日志 / A background step failed; see the log",
 }
 GENERIC_TITLE = "系统通知 / Notification"
 MAX_ATTEMPTS = 8
