@@ -43,7 +43,9 @@ CASE_DEFAULTS: dict[str, Any] = {
     "overdue_at": None, "escalated": False, "park_requested": False, "park_reason": None,
     "parked_at": None, "parked_from_state": None, "paused_seconds": 0.0, "extension_requested": False,
     "extension_hours": None, "extension_reason": None, "extensions_granted": 0, "extended_hours": 0.0,
-    "reopened_count": 0, "returned_count": 0,
+    "reopened_count": 0, "returned_count": 0, "clock_extended_hours": 0.0, "verify_deadline": None,
+    "verify_overdue": False, "rework_count": 0, "satisfaction": None, "satisfaction_channel": None,
+    "satisfaction_at": None,
 }
 
 

@@ -212,6 +212,7 @@ def _script(r: Report, ctx: Context, rng: random.Random) -> _Script:
         t = s.add(t + _minutes(rng, 20, 180), "approve_extension", SAME, actor=dispatcher,
                   data={"extra_hours": hours, "old_deadline": old.isoformat(), "deadline": due.isoformat()},
                   fields={"extension_requested": False, "extensions_granted": 1, "extended_hours": hours,
+                          "clock_extended_hours": hours,
                           "deadline": due, "warn_at": warn})
         allowed += hours * 3600
     elif fate < 0.075:  # never handled: sits accepted until it is overdue and supervised
@@ -233,21 +234,31 @@ def _script(r: Report, ctx: Context, rng: random.Random) -> _Script:
         note = rng.choice(texts.ESCALATE_NOTES)
         s.add(at, "escalate", SAME, actor=a["leader"], note=note, fields={"escalated": True},
               supervision=("manual", a["leader"].id, note))
+    # The department's clock stops at handle; verification has a clock of its own (cases.stages).
+    verify_limit = _hours_limit(limit, 1.0 if limit.kind == "emergency" else 2.0)
     t = s.add(handled, "handle", "handled", actor=handler, note=texts.handle_note(rng, r.category_name),
-              fields={"handled_at": AT}, task=("state", "handled"))
+              fields={"handled_at": AT, "verify_deadline": clock.deadline(handled, verify_limit, ctx.cal)},
+              data={"on_time": not late}, task=("state", "handled"))
     t = _daytime(t + _lag(rng, 8.0, 72.0), rng)
-    if rng.random() < 0.06:  # verification fails once: rework
+    if rng.random() < 0.06:  # verification fails once: rework, with a deadline of its own
         note = rng.choice(texts.VERIFY_FAIL)
-        t = s.add(t, "verify", "rework", actor=a["inspector"], note=note, data={"passed": False},
-                  task=("state", "accepted"))
+        t = s.next(t)
+        rdue = clock.deadline(t, limit, ctx.cal)
+        t = s.add(t, "verify", "rework", actor=a["inspector"], note=note, task=("state", "accepted"),
+                  data={"passed": False, "old_deadline": due.isoformat(), "deadline": rdue.isoformat(),
+                        "rework_count": 1},
+                  fields={"deadline": rdue, "warn_at": clock.warn_at(t, limit, ctx.cal, 0.8),
+                          "rework_count": 1, "warned": False, "overdue": False, "overdue_at": None,
+                          "verify_deadline": None, "paused_seconds": 0.0, "clock_extended_hours": 0.0})
         again = clock.deadline(t, clock.TimeLimit("working_hours", rng.uniform(1, 8)), ctx.cal)
-        if not late and t < due < again:
-            _overdue(s, due, handler)
+        if t < rdue < again:
+            _overdue(s, rdue, handler)
         t = s.add(again, "handle", "handled", actor=handler, note=texts.handle_note(rng, r.category_name),
-                  fields={"handled_at": AT}, task=("state", "handled"))
+                  fields={"handled_at": AT, "verify_deadline": clock.deadline(again, verify_limit, ctx.cal)},
+                  data={"on_time": again <= rdue}, task=("state", "handled"))
         t = _daytime(t + _lag(rng, 2.0, 24.0), rng)
     t = s.add(t, "verify", "verified", actor=a["inspector"], note=rng.choice(texts.VERIFY_PASS),
-              data={"passed": True}, fields={"verified_at": AT})
+              data={"passed": True}, fields={"verified_at": AT, "verify_deadline": None})
     closer = dispatcher if rng.random() < 0.7 else a["operator"]
     s.add(_daytime(t + _lag(rng, 4.0, 48.0), rng), "close", "closed", actor=closer,
           note=rng.choice(texts.CLOSE_NOTES), fields={"closed_at": AT}, supervision=("resolve", None, None))
