@@ -51,6 +51,9 @@ def default_jobs(settings: Settings) -> list[Job]:
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        from cityops.wiring import wire
+
+        wire()  # jobs change cases too: the event subscribers must be in place
         self.factory = factory
         self.jobs = jobs
         self.stop_event = threading.Event()

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from cityops import events
 from cityops.accounts.principal import Principal
 from cityops.cases import journal
 from cityops.cases.actions import HANDLERS, Act
@@ -171,6 +172,8 @@ def perform_action(
             "someone else changed the case at the same time; reload and retry",
             code="concurrent_update",
         ) from None
+    for event in act.events:  # the subscribers see the change as written (same transaction)
+        events.emit(session, event)
     return case
 
 

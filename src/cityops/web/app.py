@@ -26,9 +26,12 @@ from cityops import __version__
 from cityops.config import Settings, UnsafeSettings, get_settings
 from cityops.db import make_engine, make_sessionmaker
 from cityops.web.deps import finish_in_handler_thread
+from cityops.web.docs import install_docs
 from cityops.web.errors import install_error_handlers
 from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
+from cityops.web.openapi import complete_openapi
+from cityops.web.security import security_headers
 
 log = logging.getLogger("cityops.web")
 
@@ -117,7 +120,12 @@ def _commit_in_handler_thread(router: APIRouter) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; ``engine`` lets tests and benchmarks hand in their own database."""
     settings = settings or get_settings()
+    # One settings object: the domain's get_settings() now answers with the app's own.
+    get_settings.configure(settings)
     engine = engine or make_engine(settings.database_url)
+    from cityops.wiring import wire
+
+    wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -152,6 +160,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # FastAPI's own OpenTelemetry hooks cost a provider check and span bookkeeping on every
         # request even with no exporter; cityops logs each request itself (web.middleware).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        docs_url=None,  # web.docs serves both from the project's own static files
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -162,8 +172,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_health(app)
-    app.add_middleware(IdempotencyMiddleware, factory_getter=lambda: app.state.sessionmaker)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
+    install_docs(app, settings)
+    app.openapi = functools.partial(complete_openapi, app, settings)  # type: ignore[method-assign]
+    app.add_middleware(
+        IdempotencyMiddleware,
+        factory_getter=lambda: app.state.sessionmaker,
+        settings_getter=lambda: app.state.settings,
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_upload_bytes + 64 * 1024,
+        security_headers=security_headers(settings),
+    )
     return app
 
 

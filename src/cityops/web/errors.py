@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from cityops.errors import DomainError
+from cityops.web.middleware import BodyTooLarge
 
 log = logging.getLogger("cityops.web")
 
@@ -54,6 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
         return JSONResponse(
             _body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
         )
@@ -77,6 +81,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):  # raised while the body was read (web.middleware)
+            return Response(exc.body, status_code=413, media_type="application/json")
         if _wants_page(request):  # a person's browser on an unknown address: a 404 page
             from cityops.web.pagekit import error_page
 
