@@ -69,9 +69,9 @@ class Settings(BaseSettings):
     # FastAPI's OpenTelemetry spans and metrics; useful only with an OTel provider configured.
     opentelemetry: bool = False
 
-    # Page maps: the district's own GeoJSON is the base layer; a tile URL (e.g. 天地图 with its key,
-    # "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY") adds tiles. GCJ-02 tiles get points converted.
-    map_tile_url: str | None = None
+    # Page maps: the district's own GeoJSON is the base layer; map_tile_url (above; e.g. 天地图 with
+    # its key, "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY") adds tiles. The tiles' system:
+    # GCJ-02 tiles get points converted for display (coordinates stay WGS-84 inside).
     map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
 
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or

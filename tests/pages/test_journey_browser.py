@@ -46,6 +46,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+
+
 def _photo_png(width: int = 320, height: int = 240) -> bytes:
     """A small real photo-like PNG (a gradient), so screenshots show something in the photo strip."""
     import struct
@@ -60,7 +62,12 @@ def _photo_png(width: int = 320, height: int = 240) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 REPORT_TEXT = "拱宸桥桥西社区门口的垃圾堆了三天没人清理，气味很大"
@@ -309,8 +316,10 @@ def test_the_whole_journey_by_clicking(
     dispatcher.shot("case-detail")
     dispatcher.check_clean()
 
-    citizen.go(f"/p/cases/{code}")
-    assert "已结案" in citizen.page.inner_text(".state")
+    citizen.go(f"/report/sent/{code}")  # the receipt, kept by the citizen's browser
+    citizen.page.click("#public-link")
+    citizen.page.wait_for_load_state("networkidle")
+    assert "已结案" in citizen.page.inner_text(".state") and "办理经过" in citizen.page.inner_text("main")
     citizen.shot("public-case")
     citizen.check_clean()
 
