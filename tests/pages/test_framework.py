@@ -71,6 +71,12 @@ def test_language_switch_is_remembered(new_client: TestClient) -> None:
         "/login", data={"username": "", "password": "", "csrf_token": csrf_of(english.text)}
     )
     assert "Field required" in wrong.text or "at least 1 character" in wrong.text
+    sign_in(new_client, "dispatcher")
+    assert '<span class="role">Dispatcher</span>' in new_client.get("/home").text
+    page = new_client.get("/home")
+    signed_out = new_client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert "You have signed out" in signed_out.text  # a flash message made in the handler
+    sign_in(new_client, "dispatcher")
     back = new_client.post(
         "/lang", data={"lang": "zh-CN", "next": "/login", "csrf_token": csrf_of(english.text)}
     )

@@ -142,6 +142,9 @@ class PageRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            # Texts made in the handler (flash messages, form errors) follow the page's language;
+            # the handler's worker thread inherits this context.
+            templating.set_language(templating.lang_of(request))
             try:
                 response = await original(request)
             except SignInRequired as exc:

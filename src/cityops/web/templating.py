@@ -80,6 +80,11 @@ def translations(lang: str) -> gettext.NullTranslations:
 _current_lang: ContextVar[str] = ContextVar("cityops_lang", default=DEFAULT_LANG)
 
 
+def set_language(lang: str) -> None:
+    """The language of texts made with ``t`` in this request's context (set by the page router)."""
+    _current_lang.set(lang if lang in LANGS else DEFAULT_LANG)
+
+
 def t(message: str, lang: str | None = None, **params: Any) -> str:
     """Translate the Chinese ``message`` into ``lang`` (default: the page being rendered)."""
     text = translations(lang or _current_lang.get()).gettext(message)
@@ -259,8 +264,8 @@ def take_flashes(request: Request) -> list[tuple[str, str]]:
 # --- rendering ----------------------------------------------------------------------------------
 
 
-def role_label(role: str | None) -> str:
-    return t(ROLE_NAMES.get(role or "", role or ""))
+def role_label(role: str | None, lang: str | None = None) -> str:
+    return t(ROLE_NAMES.get(role or "", role or ""), lang)
 
 
 ROLE_NAMES = {
@@ -316,7 +321,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "request": request,
         "lang": lang_of(request),
         "principal": principal,
-        "role_name": role_label(principal.role) if principal else None,
+        "role_name": role_label(principal.role, lang_of(request)) if principal else None,
         "area_name": scope_name(request, principal) if principal else None,
         "nav": nav_for(principal.role if principal else None),
         "flashes": take_flashes(request),
