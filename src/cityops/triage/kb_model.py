@@ -41,6 +41,7 @@ GRID = np.round(np.arange(0.30, 0.995, 0.01), 2)
 CORRECTION_WEIGHT = 3.0
 HISTORY_HOLD_OUT = 0.2
 PER_CLASS = 60
+MIN_CORRECTIONS_TO_HOLD_OUT = 25
 
 
 @dataclass
@@ -50,7 +51,9 @@ class LabelledText:
     weight: float = 1.0
 
 
-def _fit(texts: Sequence[str], labels: Sequence[str], weights: Sequence[float], c: float = 0.5) -> tuple[TfidfVectorizer, LinearSVC]:
+def _fit(
+    texts: Sequence[str], labels: Sequence[str], weights: Sequence[float], c: float = 0.5
+) -> tuple[TfidfVectorizer, LinearSVC]:
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2, dtype=np.float32)
     x = vec.fit_transform(texts)
     clf = LinearSVC(C=c, tol=1e-3)
@@ -138,6 +141,8 @@ class RoutingModel:
     default_threshold: float
     family_of: dict[str, str]
     family_threshold: float
+    # family key → the family's general code (不明井盖异常 for 01:井盖)
+    fallbacks: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
     # --- prediction --------------------------------------------------------------------------
@@ -196,16 +201,21 @@ def kb_fingerprint(rows: Iterable[KnowledgeRow]) -> str:
     return h.hexdigest()[:16]
 
 
-def _split(items: Sequence[LabelledText], share: float, seed: int) -> tuple[list[LabelledText], list[LabelledText]]:
+def _split(
+    items: Sequence[LabelledText], share: float, seed: int
+) -> tuple[list[LabelledText], list[LabelledText]]:
     """(train, held-out) by a hash of the text, so one text never lands on both sides."""
-    train, held = [], []
+    train: list[LabelledText] = []
+    held: list[LabelledText] = []
     for it in items:
         h = int(hashlib.sha1(f"{seed}:{it.text}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         (held if h < share else train).append(it)
     return train, held
 
 
-def _as_lists(ex: Sequence[Example], extra: Sequence[LabelledText]) -> tuple[list[str], list[str], list[float]]:
+def _as_lists(
+    ex: Sequence[Example], extra: Sequence[LabelledText]
+) -> tuple[list[str], list[str], list[float]]:
     texts = [e.text for e in ex] + [e.text for e in extra]
     labels = [e.label for e in ex] + [e.label for e in extra]
     weights = [1.0] * len(ex) + [e.weight for e in extra]
@@ -235,12 +245,21 @@ def build(
     started = time.perf_counter()
     routable = {r.code for r in rows if r.routable}
     hist = [LabelledText(t, lab) for t, lab in dict.fromkeys(history) if lab in routable and t.strip()]
-    corr = [LabelledText(t, lab, CORRECTION_WEIGHT) for t, lab in corrections if lab in routable and t.strip()]
+    corr = [
+        LabelledText(t, lab, CORRECTION_WEIGHT) for t, lab in corrections if lab in routable and t.strip()
+    ]
     hist_train, hist_held = _split(hist, HISTORY_HOLD_OUT, seed)
-    corr_train, corr_held = _split(corr, HISTORY_HOLD_OUT, seed)
+    # Corrections are held out (for comparing versions) only once there are enough of them: the
+    # first few must all teach the model, or correcting five reports would change nothing.
+    if len(corr) >= MIN_CORRECTIONS_TO_HOLD_OUT:
+        corr_train, corr_held = _split(corr, HISTORY_HOLD_OUT, seed)
+    else:
+        corr_train, corr_held = corr, []
     # 1. the probe: two thirds of the terms, 80 % of the labelled rows
     probe_ex = examples(rows, per_class=per_class, seed=seed, hold_out=1 / 3, part="train")
-    held_ex = examples(rows, per_class=max(20, per_class // 3), seed=seed + 1, hold_out=1 / 3, part="held_out")
+    held_ex = examples(
+        rows, per_class=max(20, per_class // 3), seed=seed + 1, hold_out=1 / 3, part="held_out"
+    )
     vec, clf = _fit(*_as_lists(probe_ex, hist_train + corr_train))
     held = [LabelledText(e.text, e.label) for e in held_ex] + hist_held + corr_held
     labels = [str(c) for c in clf.classes_]
@@ -256,18 +275,26 @@ def build(
     correct = top == y
     # The no-problem class never dispatches, so it does not take part in the thresholds.
     keep = np.array([p != NONE_LABEL for p in pred])
-    thresholds, pooled, stats = fit_thresholds(p_top[keep], [p for p, k in zip(pred, keep, strict=True) if k], correct[keep], target=target)
+    thresholds, pooled, stats = fit_thresholds(
+        p_top[keep], [p for p, k in zip(pred, keep, strict=True) if k], correct[keep], target=target
+    )
     family_of = _family_map(rows)
     fam_pred = np.array([family_of.get(p, "") for p in pred], dtype=object)
     fam_true = np.array([family_of.get(h.label, "") for h in held], dtype=object)
-    fam_p = np.array([
-        proba[i, [index[c] for c in labels if family_of.get(c) == fam_pred[i]]].sum() if fam_pred[i] else 0.0
-        for i in range(len(held))
-    ])
-    _, family_t, fam_stats = fit_thresholds(fam_p[keep], ["family"] * int(keep.sum()), (fam_pred == fam_true)[keep], target=target)
+    fam_p = np.array(
+        [
+            proba[i, [index[c] for c in labels if family_of.get(c) == fam_pred[i]]].sum()
+            if fam_pred[i]
+            else 0.0
+            for i in range(len(held))
+        ]
+    )
+    _, family_t, fam_stats = fit_thresholds(
+        fam_p[keep], ["family"] * int(keep.sum()), (fam_pred == fam_true)[keep], target=target
+    )
     # 2. the shipped model: every term, every labelled row
     full_ex = examples(rows, per_class=per_class, seed=seed)
-    vec, clf = _fit(*_as_lists(full_ex, hist + corr))
+    vec, clf = _fit(*_as_lists(full_ex, hist + corr_train))
     info = {
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "kb_rows": len(rows),
@@ -275,10 +302,15 @@ def build(
         "synthetic_examples": len(full_ex),
         "history_rows": len(hist),
         "corrections": len(corr),
+        "corrections_trained": len(corr_train),
         "classes": len(clf.classes_),
         "temperature": round(temperature, 4),
         "target_precision": target,
-        "calibration": {**stats, "family_threshold": family_t, "family_expected_auto_share": fam_stats["expected_auto_share"]},
+        "calibration": {
+            **stats,
+            "family_threshold": family_t,
+            "family_expected_auto_share": fam_stats["expected_auto_share"],
+        },
         "seconds": round(time.perf_counter() - started, 1),
         "held_out_corrections": [(c.text, c.label) for c in corr_held],
     }
@@ -290,6 +322,7 @@ def build(
         default_threshold=pooled,
         family_of=family_of,
         family_threshold=family_t,
+        fallbacks={r.family_key: r.code for r in rows if r.routable and r.family_fallback},
         info=info,
     )
 
@@ -299,7 +332,9 @@ def accuracy(model: Any, items: Sequence[tuple[str, str]]) -> float | None:
     if not items:
         return None
     top = model.predict_top_k([t for t, _ in items], 1)
-    return round(sum(1 for (_, lab), row in zip(items, top, strict=True) if row and row[0][0] == lab) / len(items), 4)
+    return round(
+        sum(1 for (_, lab), row in zip(items, top, strict=True) if row and row[0][0] == lab) / len(items), 4
+    )
 
 
 def shuffle_sample(items: Sequence[Any], n: int, seed: int = 0) -> list[Any]:

@@ -87,7 +87,11 @@ class KnowledgeRow:
     def as_csv_row(self) -> dict[str, str]:
         d = self.as_dict()
         return {
-            k: ("|".join(d[k]) if k in LIST_FIELDS else ("1" if d[k] is True else "" if d[k] is False else str(d[k])))
+            k: (
+                "|".join(d[k])
+                if k in LIST_FIELDS
+                else ("1" if d[k] is True else "" if d[k] is False else str(d[k]))
+            )
             for k in FIELDS
         }
 
@@ -113,7 +117,9 @@ def row_from_mapping(data: Mapping[str, Any], *, where: str = "") -> KnowledgeRo
     label = where or code or "?"
     if not code:
         raise Invalid(
-            f"知识库第 {label} 行缺少类别编码", f"knowledge-base row {label}: code is empty", details={"row": label, "field": "code"}
+            f"知识库第 {label} 行缺少类别编码",
+            f"knowledge-base row {label}: code is empty",
+            details={"row": label, "field": "code"},
         )
     if not name:
         raise Invalid(
@@ -132,7 +138,8 @@ def row_from_mapping(data: Mapping[str, Any], *, where: str = "") -> KnowledgeRo
     for k, terms in lists.items():
         if len(terms) > MAX_TERMS or any(len(t) > MAX_TERM_CHARS for t in terms):
             raise Invalid(
-                f"知识库第 {label} 行（{code}）的 {k} 过多或过长（最多 {MAX_TERMS} 个，每个 {MAX_TERM_CHARS} 字）",
+                f"知识库第 {label} 行（{code}）的 {k} 过多或过长"
+                f"（最多 {MAX_TERMS} 个，每个 {MAX_TERM_CHARS} 字）",
                 f"knowledge-base row {label} ({code}): {k} has too many or too long entries "
                 f"(at most {MAX_TERMS}, {MAX_TERM_CHARS} characters each)",
                 details={"row": label, "code": code, "field": k},
@@ -148,7 +155,9 @@ def row_from_mapping(data: Mapping[str, Any], *, where: str = "") -> KnowledgeRo
         object=str(data.get("object") or "").strip(),
         filing_criterion=str(data.get("filing_criterion") or "").strip(),
         routes_to=str(data.get("routes_to") or "").strip(),
-        **lists,
+        terms=lists["terms"],
+        problems=lists["problems"],
+        confusions=lists["confusions"],
     )
 
 
@@ -202,7 +211,9 @@ def check_codes(rows: Sequence[KnowledgeRow], known_codes: Iterable[str]) -> Non
             )
 
 
-def overlay(base: Iterable[KnowledgeRow], edits: Iterable[KnowledgeRow], removed: Iterable[str] = ()) -> list[KnowledgeRow]:
+def overlay(
+    base: Iterable[KnowledgeRow], edits: Iterable[KnowledgeRow], removed: Iterable[str] = ()
+) -> list[KnowledgeRow]:
     """The effective knowledge base: ``base`` rows replaced by edits with the same code, edits
     for new (local) codes appended, ``removed`` codes dropped."""
     out = {r.code: r for r in base}
@@ -215,4 +226,6 @@ def overlay(base: Iterable[KnowledgeRow], edits: Iterable[KnowledgeRow], removed
 
 def with_catalog_names(rows: Iterable[KnowledgeRow], names: Mapping[str, str]) -> list[KnowledgeRow]:
     """Rows whose name follows the catalog's (an admin renamed the category there)."""
-    return [replace(r, name=names[r.code]) if r.code in names and names[r.code] != r.name else r for r in rows]
+    return [
+        replace(r, name=names[r.code]) if r.code in names and names[r.code] != r.name else r for r in rows
+    ]
