@@ -106,17 +106,25 @@ def active_model(session: Session) -> tuple[Any, int | None]:
     return kb_only_model(session), None
 
 
-def _corrections(session: Session) -> list[tuple[str, str]]:
-    rows = session.execute(
-        select(TrainingCorrection.text, TrainingCorrection.label).order_by(TrainingCorrection.created_at)
-    )
+def _labelled(session: Session, imported: bool) -> list[tuple[str, str]]:
+    stmt = select(TrainingCorrection.text, TrainingCorrection.label).order_by(TrainingCorrection.created_at)
+    is_import = TrainingCorrection.source == "history_import"
+    rows = session.execute(stmt.where(is_import if imported else ~is_import))
     return [(t, lab) for t, lab in rows]
 
 
+def _corrections(session: Session) -> list[tuple[str, str]]:
+    """Dispatchers' labels (queue, recategorisation, misrouted return), oldest first."""
+    return _labelled(session, imported=False)
+
+
 def _history(session: Session) -> list[tuple[str, str]]:
+    """The case store's (description, category) pairs and an imported district export."""
     from cityops.cases import service as cases
 
-    return list(islice(cases.labelled_descriptions(session), MAX_HISTORY_ROWS))
+    return _labelled(session, imported=True) + list(
+        islice(cases.labelled_descriptions(session), MAX_HISTORY_ROWS)
+    )
 
 
 def _sanity_set(session: Session) -> list[tuple[str, str]]:
@@ -166,6 +174,7 @@ def train_version(
         history_rows=len(hist),
         path="",
         metrics={
+            "training_rows_total": _n_training_rows(session),
             "info": model.info,
             "comparison": comparison,
             "thresholds": model.thresholds,
@@ -258,7 +267,7 @@ def gain_report(session: Session) -> dict[str, Any]:
     """Versions oldest first with what each learned from and how it compared: the gain over time."""
     rows = list(reversed(list_versions(session, limit=500)))
     live = active_version(session)
-    n_corr = int(session.scalar(select(func.count()).select_from(TrainingCorrection)) or 0)
+    n_corr = len(_corrections(session))
     return {
         "active_version": live.version if live else None,
         "corrections_total": n_corr,
@@ -272,5 +281,9 @@ def retrain_due(session: Session) -> bool:
     live = active_version(session)
     if live is None:
         return True
-    n_corr = int(session.scalar(select(func.count()).select_from(TrainingCorrection)) or 0)
-    return n_corr != live.corrections or kb_service.revision(session) != live.kb_revision
+    trained_on = (live.metrics or {}).get("training_rows_total")
+    return _n_training_rows(session) != trained_on or kb_service.revision(session) != live.kb_revision
+
+
+def _n_training_rows(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(TrainingCorrection)) or 0)
