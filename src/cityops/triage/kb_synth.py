@@ -89,6 +89,13 @@ TAILS = (
     "，谢谢",
     "，太影响市容了",
     "，存在安全隐患",
+    # Intensifiers people add to anything (烦死了 is not 动物尸体).
+    "，烦死了",
+    "，气死了",
+    "，急死了",
+    "，真是的",
+    "，太过分了",
+    "，市民意见很大",
 )
 CITIZEN = (
     "{place}{phrase}{tail}",

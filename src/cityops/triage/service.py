@@ -140,6 +140,14 @@ def route_report(
         decision.category_code, decision.department_code, decision.confidence = None, None, 0.0
     elif len(text) > gate.LONG_TEXT_CHARS and decision.auto:
         decision.auto, decision.reason = False, "long_text"
+    elif decision.category_code in (getattr(classifier, "fallbacks", {}) or {}).values():
+        # The family's general code (不明井盖异常): it goes to the family's department, which is
+        # asked which kind it really is.
+        decision.needs_confirmation = True
+        decision.question = (
+            "请处置单位确认具体类别：" + " / ".join(_category_names(session, a.family_codes[1:6]))
+            + " · please confirm the exact category"
+        )
     elif not decision.auto and reason == "below_threshold":
         fallbacks = getattr(classifier, "fallbacks", {}) or {}
         route = gate.family_route(a, fallbacks, lambda c: _department(session, c, areas))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,9 @@ def train_version(
     )
     session.add(row)
     session.flush()
-    row.path = _save(model, f"v{row.version}.joblib").name
+    # The database's version number plus a random part: two databases (tests, a staging copy)
+    # sharing one models directory never overwrite each other's files.
+    row.path = _save(model, f"v{row.version}-{uuid.uuid4().hex[:8]}.joblib").name
     with _LOCK:
         _LOADED[row.path] = model
     if comparison["better"] or force:
