@@ -195,7 +195,16 @@ def _family_map(rows: Iterable[KnowledgeRow]) -> dict[str, str]:
 
 def kb_fingerprint(rows: Iterable[KnowledgeRow]) -> str:
     """A hash of the knowledge base's content (cache key of the knowledge-base-only model)."""
+    from cityops.triage import kb_synth
+
     h = hashlib.sha256()
+    # The generator's templates and the training settings are part of the model too.
+    recipe = (kb_synth.PLACES, kb_synth.NUMBERS, kb_synth.TAILS, kb_synth.STYLES, kb_synth.CONNECT)
+    h.update(
+        repr(
+            (recipe, kb_synth.NONE_TEXTS, PER_CLASS, TARGET_PRECISION, PRIOR_STRENGTH, MIN_THRESHOLD)
+        ).encode()
+    )
     for r in sorted(rows, key=lambda r: r.code):
         h.update(repr(r.as_csv_row()).encode())
     return h.hexdigest()[:16]
