@@ -46,6 +46,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
         Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
         *_retrain_jobs(settings),
+        Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
 
 
@@ -60,6 +61,9 @@ def _retrain_jobs(settings: Settings) -> list[Job]:
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        from cityops.wiring import wire
+
+        wire()  # jobs change cases too: the event subscribers must be in place
         self.factory = factory
         self.jobs = jobs
         self.stop_event = threading.Event()
