@@ -148,7 +148,8 @@ def route_report(
             "请处置单位确认具体类别：" + " / ".join(_category_names(session, a.family_codes[1:6]))
             + " · please confirm the exact category"
         )
-    elif not decision.auto and reason == "below_threshold":
+    elif not decision.auto and reason == "below_threshold" and place is not None:
+        # Back-off needs the place as much as auto does: the family's department is per area.
         fallbacks = getattr(classifier, "fallbacks", {}) or {}
         route = gate.family_route(a, fallbacks, lambda c: _department(session, c, areas))
         if route is not None:
