@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "cityops.triage.models",
     "cityops.safety.models",
     "cityops.web.idempotency",
+    "cityops.kit.caches",
 )
 
 

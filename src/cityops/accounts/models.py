@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
+from cityops.kit import caches
 
 ROLES = ("citizen", "inspector", "operator", "dispatcher", "handler", "leader", "admin")
 
@@ -72,3 +73,7 @@ class AuditEvent(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(Department)

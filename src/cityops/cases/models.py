@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
+from cityops.kit import caches
 
 SOURCES = ("web", "hotline", "inspector", "camera", "iot", "open311", "enterprise", "api")
 
@@ -224,3 +225,7 @@ class CaseCodeCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD, Asia/Shanghai
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(CalendarOverride)
