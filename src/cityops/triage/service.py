@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.accounts.principal import Principal
+from cityops.accounts.principal import Principal, synthetic_principal
 from cityops.db import utcnow
 from cityops.errors import Conflict, DomainError, Invalid, NotFound
 from cityops.triage import gazetteer
@@ -232,7 +232,7 @@ def resolve_queue_item(
 
 # The account that files and dispatches what triage routes by itself; the log names it, and the
 # creating operator is the case's creator.
-TRIAGE = Principal(id=uuid.UUID(int=0), username="triage", role="dispatcher")
+TRIAGE = synthetic_principal("triage", "dispatcher")
 
 # (lon, lat, approximate)
 Point = tuple[float, float, bool]
@@ -517,9 +517,9 @@ def add_gazetteer_entry(
         raise Invalid(
             "经纬度需同时提供且在范围内", "give both lon and lat, within range", details={"field": "lon"}
         )
-    from cityops.areas.models import Area
+    from cityops.areas import service as areas_service
 
-    if session.get(Area, area_code) is None:
+    if not areas_service.area_exists(session, area_code):
         raise Invalid("区域编码不存在", f"unknown area_code {area_code!r}", details={"field": "area_code"})
     if session.scalar(select(GazetteerEntry.id).limit(1)) is None:
         for e in gazetteer.load_seed():
