@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     reopen_days: int = 7
     public_base_url: str = "http://127.0.0.1:8000"
+    # The public case page and JSON, per client address and server process (enumeration guard).
+    public_requests_per_minute: int = 60
 
     worker_in_process: bool = True
     worker_interval_seconds: float = 60.0
@@ -63,6 +65,12 @@ class Settings(BaseSettings):
     web_threads: int = 4
     # FastAPI's OpenTelemetry spans and metrics; useful only with an OTel provider configured.
     opentelemetry: bool = False
+
+    # Page maps: the district's own GeoJSON is the base layer; a tile URL (e.g. 天地图 with its key,
+    # "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY") adds tiles. GCJ-02 tiles get points converted.
+    # Its origin is allowed for images in the CSP.
+    map_tile_url: str | None = None
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
 
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,
