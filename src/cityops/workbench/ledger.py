@@ -28,6 +28,7 @@ from cityops.attachments import service as attachments
 from cityops.cases import service as cases
 from cityops.cases import views
 from cityops.cases.models import Case
+from cityops.cases.public import access_token
 from cityops.cases.queries import get_case_by_code_public, log_of, tasks_of
 from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import BY_ACTION, FINAL_STATES
@@ -217,6 +218,7 @@ def case_context(
     tasks = [t for t in tasks_of(session, case.id) if t.state != "cancelled"]
     crs = display_crs(request)
     point = to_display(case.lon, case.lat, crs)
+    secret = request.app.state.settings.secret_key
     view = views.view_case(session, principal, case, request_id=getattr(request.state, "request_id", None))
     context: dict[str, Any] = {
         "case": case,
@@ -240,6 +242,8 @@ def case_context(
         "suggestions": [],
         "categories": sorted(names.categories.items()),
         "departments": sorted(names.departments.items()),
+        # Staff who see the case may hand out its public link (as GET /cases/{ref}/public-link).
+        "public_path": f"/p/cases/{case.code}?t={access_token(case.code, secret)}",
     }
     if case.state == "reported" and principal.role in ("operator", "dispatcher", "admin"):
         from cityops.workbench.operator import suggestions_for
