@@ -7,7 +7,6 @@ request's session, so a handler's changes and its audit events commit together.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -28,6 +27,7 @@ from cityops.accounts.schemas import (
     UserUpdate,
 )
 from cityops.config import Settings
+from cityops.kit.times import TIME_HELP, LocalDateTime
 from cityops.web.deps import current_principal, get_session, get_settings_dep, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -231,8 +231,8 @@ def list_audit(
     subject_id: str | None = None,
     actor: str | None = Query(default=None, description="user name or user id"),
     action: str | None = None,
-    since: datetime | None = Query(default=None, description="inclusive, with zone offset"),
-    until: datetime | None = Query(default=None, description="exclusive, with zone offset"),
+    since: LocalDateTime | None = Query(default=None, description="inclusive; " + TIME_HELP),
+    until: LocalDateTime | None = Query(default=None, description="exclusive; " + TIME_HELP),
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     _principal: Principal = Depends(require_roles("admin", "leader")),

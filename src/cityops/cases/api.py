@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import segno
@@ -22,6 +22,7 @@ from cityops.cases.schemas import (
     LogOut,
 )
 from cityops.config import get_settings
+from cityops.kit.times import TIME_HELP, LocalDateTime
 from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -69,8 +70,8 @@ def list_cases(
     department_code: str | None = None,
     overdue: bool | None = None,
     escalated: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
+    created_to: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.errors import Invalid, NotFound
+from cityops.kit.times import TIME_HELP, LocalDateTime
 from cityops.safety import service as safety
 from cityops.triage import service
 from cityops.triage.hotspots import HotIssue
@@ -68,8 +69,8 @@ class GazetteerIn(BaseModel):
 class ReplyScoreIn(BaseModel):
     message: Any = None
     reply: Any = None
-    asked_at: datetime | None = None
-    replied_at: datetime | None = None
+    asked_at: LocalDateTime | None = None
+    replied_at: LocalDateTime | None = None
 
 
 @router.post("/route")
@@ -174,15 +175,13 @@ def resolve(
 
 @router.get("/accurate-dispatch")
 def accurate_dispatch(
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
+    until: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
     session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
 ) -> list[dict[str, Any]]:
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise Invalid("时间需带时区", "since/until need a time zone, e.g. 2026-01-01T00:00:00+08:00")
     return service.accurate_dispatch_rate(session, since, until)
 
 
