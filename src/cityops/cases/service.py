@@ -20,7 +20,7 @@ from cityops.cases import external
 from cityops.cases.creation import insert_new_case
 from cityops.cases.lifecycle import perform_action
 from cityops.cases.models import Case
-from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
+from cityops.cases.queries import CaseFilters, get_case, list_cases, scope_key, visible_case_with_attachment
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.stats import (
     DispatchCount,
@@ -52,6 +52,7 @@ __all__ = [
     "perform_action",
     "recent_reports",
     "reply_scores",
+    "scope_key",
     "visible_case_with_attachment",
 ]
 

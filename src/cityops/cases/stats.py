@@ -3,8 +3,9 @@
 Triage (accurate-dispatch rate, hot issues, surge baselines, training data) and later the
 evaluation and indicator capabilities need figures that span many cases. They call these
 functions through :mod:`cityops.cases.service` instead of querying the cases tables themselves.
-Nothing here writes, and nothing here applies a caller's scope: the callers are services that
-aggregate over the district, and their own API decides who may see the result.
+Nothing here writes. Aggregates that list cases or their texts take the caller (``principal``)
+and apply the same scope as every case read (``queries.scope_condition``); without one they span
+the district, for jobs and for services whose own API decides who may see the result.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.accounts.principal import Principal
 from cityops.cases.models import Case, CaseLog
+from cityops.cases.queries import scope_condition
 
 _LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -77,9 +80,15 @@ def dispatch_counts(session: Session, since: datetime, until: datetime) -> list[
 
 
 def recent_reports(
-    session: Session, since: datetime, until: datetime | None = None, *, limit: int = 200_000
+    session: Session,
+    since: datetime,
+    until: datetime | None = None,
+    *,
+    limit: int = 200_000,
+    principal: Principal | None = None,
 ) -> list[RecentReport]:
-    """Cases created in [since, until), oldest first, at most ``limit`` (the newest kept)."""
+    """Cases created in [since, until), oldest first, at most ``limit`` (the newest kept);
+    only those ``principal`` may see when given."""
     stmt = select(
         Case.code,
         Case.description,
@@ -90,6 +99,8 @@ def recent_reports(
     ).where(Case.created_at >= since)
     if until is not None:
         stmt = stmt.where(Case.created_at < until)
+    if principal is not None:
+        stmt = stmt.where(scope_condition(principal))
     rows = session.execute(stmt.order_by(Case.created_at.desc()).limit(limit)).all()
     return [
         RecentReport(

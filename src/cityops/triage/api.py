@@ -154,9 +154,10 @@ def intake(
 def queue(
     limit: int = Query(50, ge=1, le=500),
     session: Session = Depends(get_session, scope="function"),
-    _: Principal = Depends(require_roles(*OPERATORS)),
+    who: Principal = Depends(require_roles(*OPERATORS)),
 ) -> list[dict[str, Any]]:
-    return [_queue_dict(i) for i in service.list_queue(session, limit=limit)]
+    """The reports waiting for an operator, within the caller's street when it has one."""
+    return [_queue_dict(i) for i in service.list_queue(session, who, limit=limit)]
 
 
 @router.post("/queue/{item_id}/resolve")
@@ -232,17 +233,23 @@ def gazetteer_add(
     return {"id": str(row.id), "name": row.name, "kind": row.kind, "area_code": row.area_code}
 
 
-# Hot issues are recomputed at most every few minutes per (days, limit): the cockpit polls.
-_HOT_CACHE: dict[tuple[str, int], tuple[float, list[HotIssue]]] = {}
+# Hot issues are recomputed at most every few minutes per (database, days, caller's scope): the
+# cockpit polls. The scope is part of the key, so one street's issues never answer another's.
+_HOT_CACHE: dict[tuple[Any, ...], tuple[float, list[HotIssue]]] = {}
 _HOT_TTL = 300.0
+_HOT_MAX_KEYS = 256
 
 
-def _hot(session: Session, days: int) -> list[HotIssue]:
-    key = (service.bind_key(session), days)
+def _hot(session: Session, days: int, who: Principal) -> list[HotIssue]:
+    from cityops.cases.service import scope_key
+
+    key = (service.bind_key(session), days, *scope_key(who))
     hit = _HOT_CACHE.get(key)
     if hit and time.monotonic() - hit[0] < _HOT_TTL:
         return hit[1]
-    issues = service.hot_issues(session, days, limit=100)
+    issues = service.hot_issues(session, days, limit=100, principal=who)
+    if len(_HOT_CACHE) >= _HOT_MAX_KEYS:
+        _HOT_CACHE.clear()  # citizens' and handlers' scopes are per person: keep the cache bounded
     _HOT_CACHE[key] = (time.monotonic(), issues)
     return issues
 
@@ -270,9 +277,10 @@ def hot_issues(
     days: int = Query(7, ge=1, le=90),
     limit: int = Query(10, ge=1, le=100),
     session: Session = Depends(get_session, scope="function"),
-    _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
+    who: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> list[dict[str, Any]]:
-    return [_hot_dict(h) for h in _hot(session, days)[:limit]]
+    """The hottest issues among the cases the caller may see (its street's, when scoped)."""
+    return [_hot_dict(h) for h in _hot(session, days, who)[:limit]]
 
 
 @router.get("/hot-issues/{issue_id}")
@@ -280,9 +288,9 @@ def hot_issue(
     issue_id: str,
     days: int = Query(7, ge=1, le=90),
     session: Session = Depends(get_session, scope="function"),
-    _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
+    who: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> dict[str, Any]:
-    for h in _hot(session, days):
+    for h in _hot(session, days, who):
         if h.id == issue_id:
             return _hot_dict(h, members=True)
     raise NotFound(
