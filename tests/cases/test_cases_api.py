@@ -167,6 +167,8 @@ def test_full_flow_over_http(
     assert final["state"] == "closed" and final["deadline"] is not None
     log = client.get(f"/api/v1/cases/{case['id']}/log", headers=citizen).json()
     assert [e["action"] for e in log] == ["create", "file", "dispatch", "accept", "handle", "verify", "close"]
+    assert log[4]["attachments"] == []  # the reporter reads the public history (issue 8 item 5)
+    log = client.get(f"/api/v1/cases/{case['id']}/log", headers=dispatcher).json()
     assert log[4]["attachments"] == [
         {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": 12}
     ]

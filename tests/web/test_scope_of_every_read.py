@@ -13,6 +13,7 @@ sample is added to ``_samples``.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -22,14 +23,19 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from shapely.geometry import shape
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from tests.conftest import BACKENDS, new_database
 
 from cityops.accounts import service as accounts
+from cityops.accounts.masking import find_personal
+from cityops.areas.models import Area
 from cityops.cases.models import Case, CaseLog
 from cityops.config import Settings
 from cityops.db import make_sessionmaker, unit_of_work
 from cityops.demo.loader import load_demo
+from cityops.outbox.service import deliver_pending
 from cityops.triage.models import TriageQueueItem
 from cityops.web.app import create_app
 
@@ -86,6 +92,8 @@ WIDEST: dict[str, dict[str, Any]] = {
     "/api/v1/warnings": {"limit": 500},
     "/api/v1/notifications": {"limit": 200},
 }
+PHONES = ("13912345678", "139-1234-5679", "0571-87654321", "13812345670")
+ID_NUMBER = "33010519900307123X"
 AREA_CODE = re.compile(r"^330105\d{3}(\d{3}){0,2}$")
 
 
@@ -144,6 +152,72 @@ def world(
     cleanup()
 
 
+def _point_in(engine: Engine, street: str) -> tuple[float, float]:
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        geometry = session.scalar(
+            select(Area.geometry)
+            .where(Area.level == "grid", Area.code.startswith(street))
+            .order_by(Area.code)
+        )
+    point = shape(json.loads(geometry)).representative_point()
+    return point.x, point.y
+
+
+@pytest.fixture(scope="module")
+def personal(world: dict[str, Any], client: TestClient) -> list[str]:
+    """Reports in the street with phone and ID numbers typed into the text, a note and a return
+    reason quoting them (so notifications carry one), and similar texts that make a hot issue."""
+    lon, lat = _point_in(world["engine"], STREET)
+    other = _point_in(world["engine"], OTHER)
+    admin, dispatcher = _token(client, "admin"), _token(client, "dispatcher")
+    codes = []
+    for n, phone in enumerate(PHONES):
+        r = client.post(
+            "/api/v1/cases",
+            json={
+                "description": f"联系{phone}：拱宸桥桥西社区门口垃圾堆了三天没人清理，身份证{ID_NUMBER}",
+                "lon": lon,
+                "lat": lat + n * 1e-6,
+                "category_code": "06010",
+            },
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+        codes.append(r.json()["code"])
+    for action, payload in (("file", {"note": f"已核实，座机 {PHONES[2]}"}), ("dispatch", {})):
+        r = client.post(f"/api/v1/cases/{codes[0]}/{action}", json=payload, headers=dispatcher)
+        assert r.status_code == 200, r.text
+    department = client.get(f"/api/v1/cases/{codes[0]}", headers=admin).json()["department"]["code"]
+    handler = _token(client, f"handler-{department}")
+    r = client.post(
+        f"/api/v1/cases/{codes[0]}/return",
+        json={"reason": f"不属于本单位，报告人电话 {PHONES[0]}", "misrouted": True},
+        headers=handler,
+    )
+    assert r.status_code == 200, r.text
+    # Another street's case returned with a reason: the notice goes to every dispatcher.
+    foreign = client.post(
+        "/api/v1/cases",
+        json={"description": "米市巷井盖缺失", "lon": other[0], "lat": other[1], "category_code": "06010"},
+        headers=admin,
+    ).json()["code"]
+    for action in ("file", "dispatch"):
+        assert (
+            client.post(f"/api/v1/cases/{foreign}/{action}", json={}, headers=dispatcher).status_code == 200
+        )
+    department = client.get(f"/api/v1/cases/{foreign}", headers=admin).json()["department"]["code"]
+    r = client.post(
+        f"/api/v1/cases/{foreign}/return",
+        json={"reason": "不属于本单位", "misrouted": True},
+        headers=_token(client, f"handler-{department}"),
+    )
+    assert r.status_code == 200, r.text
+    with unit_of_work(make_sessionmaker(world["engine"])) as session:
+        while deliver_pending(session):  # what the worker does: notifications are written
+            pass
+    return codes
+
+
 @pytest.fixture(scope="module")
 def client(world: dict[str, Any]) -> Iterator[TestClient]:
     with TestClient(
@@ -160,7 +234,7 @@ def _token(client: TestClient, username: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def facts(world: dict[str, Any], client: TestClient) -> dict[str, Any]:
+def facts(world: dict[str, Any], client: TestClient, personal: list[str]) -> dict[str, Any]:
     """What belongs to the street and what does not, from the database and the admin's view."""
     with unit_of_work(make_sessionmaker(world["engine"])) as session:
         rows = session.execute(select(Case.code, Case.street_code, Case.description, Case.id)).all()
@@ -239,7 +313,7 @@ def test_the_allow_list_names_only_existing_routes(client: TestClient) -> None:
 
 @pytest.mark.parametrize("username", list(SCOPED))
 def test_no_get_route_shows_a_street_user_anything_of_another_street(
-    client: TestClient, facts: dict[str, Any], username: str
+    client: TestClient, facts: dict[str, Any], personal: list[str], username: str
 ) -> None:
     headers = _token(client, username)
     problems: list[str] = []
@@ -308,3 +382,38 @@ def test_every_time_query_parameter_takes_a_date_or_a_naive_time(client: TestCli
                 if value.startswith("2026"):
                     assert r.status_code == 200, f"{route.path}?{p.alias}={value}: {r.text[:200]}"
     assert found >= 6  # cases created_from/to, audit since/until, accurate-dispatch since/until
+
+
+@pytest.mark.parametrize("username", ["admin", "dispatcher", f"street-{STREET}", "scoped-leader"])
+def test_no_get_route_shows_a_typed_phone_or_id_number_without_reveal(
+    client: TestClient, facts: dict[str, Any], personal: list[str], username: str
+) -> None:
+    # Item 4, from the route table: case views, lists, logs, the triage queue, hot issues and
+    # notifications all mask numbers typed into free text unless the audited reveal is asked for.
+    headers = _token(client, username)
+    problems: list[str] = []
+    for route in get_routes(client.app):  # type: ignore[arg-type]
+        if route.path in NOT_CASE_DATA:
+            continue
+        urls = [route.path]
+        for name in [p.name for p in route.dependant.path_params]:
+            values = personal[:2] if name == "ref" else _samples(route.path, name, facts)
+            urls = [u.replace("{" + name + "}", v) for u in urls for v in values]
+        for url in urls:
+            r = client.get(url, params=WIDEST.get(route.path, {}), headers=headers)
+            if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/json"):
+                problems += [f"{url}: {s[:60]}" for s in _strings(r.json()) if find_personal(s)][:3]
+    assert problems == [], "\n".join(problems[:40])
+
+
+def test_the_numbers_are_there_to_be_masked(client: TestClient, personal: list[str]) -> None:
+    # Not vacuous: the audited reveal shows them, the queue and hot issues hold them masked.
+    admin = _token(client, "admin")
+    shown = client.get(f"/api/v1/cases/{personal[0]}", params={"reveal": "true"}, headers=admin).json()
+    assert PHONES[0] in shown["description"] and ID_NUMBER in shown["description"]
+    queue = client.get("/api/v1/triage/queue", headers=admin).json()
+    assert any("139****5678" in q["text"] for q in queue)
+    notes = client.get("/api/v1/notifications", headers=_token(client, "dispatcher")).json()
+    assert any("139****5678" in str(n["payload"]) for n in notes)
+    issues = client.get("/api/v1/triage/hot-issues", params={"days": 1, "limit": 100}, headers=admin).json()
+    assert any("139****5678" in i["representative"] for i in issues), [i["representative"] for i in issues]

@@ -27,6 +27,7 @@ from cityops.accounts.schemas import (
     UserUpdate,
 )
 from cityops.config import Settings
+from cityops.errors import Forbidden
 from cityops.kit.times import TIME_HELP, LocalDateTime
 from cityops.web.deps import current_principal, get_session, get_settings_dep, require_roles
 
@@ -235,9 +236,17 @@ def list_audit(
     until: LocalDateTime | None = Query(default=None, description="exclusive; " + TIME_HELP),
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
-    _principal: Principal = Depends(require_roles("admin", "leader")),
+    principal: Principal = Depends(require_roles("admin", "leader")),
     session: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
+    """The audit trail (district-wide callers only: it names cases of every street). Phone and
+    ID numbers quoted in event details (a return reason, say) are masked."""
+    if not principal.is_district_wide:
+        raise Forbidden(
+            "审计记录仅限全区管理员和领导查看",
+            "The audit trail is for district-wide administrators and leaders only",
+            code="district_wide_only",
+        )
     events, total = audit.list_events(
         session,
         subject_type=subject_type,
@@ -250,4 +259,6 @@ def list_audit(
         offset=offset,
     )
     items = [AuditEventOut.model_validate(e) for e in events]
+    for item in items:
+        item.details = masking.mask_texts(item.details)
     return AuditPage(items=items, total=total, limit=limit, offset=offset)

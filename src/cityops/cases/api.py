@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
+LOG_REVEAL_HELP = "show phone and ID numbers typed into notes in clear (the read is audited)"
 REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"
 
 
@@ -111,10 +112,17 @@ def get_case(
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])
-def get_log(ref: str, session: ReadSessionDep, principal: PrincipalDep) -> list[LogOut]:
-    """The case log, oldest first."""
+def get_log(
+    ref: str,
+    request: Request,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    reveal: Annotated[bool, Query(description=LOG_REVEAL_HELP)] = False,
+) -> list[LogOut]:
+    """The case log, oldest first; its reporter sees the public history plus its own entries."""
     case = service.get_case(session, principal, ref)
-    return [views.log_out(row) for row in log_of(session, case.id)]
+    rows = log_of(session, case.id)
+    return views.log_for(session, principal, case, rows, request_id=_request_id(request), reveal=reveal)
 
 
 def _qr(code: str) -> segno.QRCode:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cityops.cases import external
 from cityops.cases.queries import get_case_by_code_public, log_of
 from cityops.cases.schemas import PublicCaseOut, PublicLogOut
-from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
+from cityops.cases.transitions import BY_ACTION, PUBLIC_ACTIONS, STATE_NAMES_ZH
 from cityops.config import get_settings
 from cityops.errors import NotFound
 from cityops.kit.workcal import LOCAL_TZ
@@ -31,24 +31,6 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
-)
-# Only actions that mean progress to the public; flags such as park requests stay internal.
-_PUBLIC_ACTIONS = frozenset(
-    {
-        "create",
-        "file",
-        "reject",
-        "dispatch",
-        "accept",
-        "handle",
-        "verify",
-        "close",
-        "approve_park",
-        "unpark",
-        "approve_extension",
-        "reopen",
-        "return",
-    }
 )
 
 
@@ -77,7 +59,7 @@ def public_view(session: Session, code: str) -> PublicCaseOut:
             state_name=STATE_NAMES_ZH.get(row.to_state, row.to_state),
         )
         for row in log_of(session, case.id)
-        if row.action in _PUBLIC_ACTIONS
+        if row.action in PUBLIC_ACTIONS
     ]
     return PublicCaseOut(
         code=case.code,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from cityops.accounts.masking import mask_text
 from cityops.accounts.principal import Principal
 from cityops.errors import Invalid, NotFound
 from cityops.kit.times import TIME_HELP, LocalDateTime
@@ -85,12 +86,14 @@ def route(
 
 
 def _queue_dict(item: Any) -> dict[str, Any]:
+    # Phone and ID numbers in a report's text are masked here as in every case view; the case
+    # made from the item keeps the text, readable through the audited reveal of the cases API.
     return {
         "id": str(item.id),
-        "text": item.text,
+        "text": mask_text(item.text),
         "source": item.source,
         "suggestions": item.suggestions,
-        "driving_words": item.driving_words,
+        "driving_words": [mask_text(w) for w in item.driving_words or []],
         "place": item.place,
         "created_at": item.created_at.isoformat(),
         "resolved_category": item.resolved_category,
@@ -258,7 +261,7 @@ def _hot_dict(h: HotIssue, members: bool = False) -> dict[str, Any]:
     out = {
         "id": h.id,
         "heat": h.heat,
-        "representative": h.representative,
+        "representative": mask_text(h.representative),
         "place": h.place,
         "start": h.start.isoformat(),
         "end": h.end.isoformat(),
