@@ -129,6 +129,8 @@ def import_workbook(session: Session, data: bytes) -> dict[str, int]:
             code="invalid_workbook",
             details={"sheets": wb.sheetnames},
         )
+    if not plan.errors and not any(sheets.values()):
+        raise _no_rows({"sheets": sorted(sheets)})
     existing = {c.code: c for c in session.scalars(select(Category))}
     check_categories(sheets.get(SHEET_CATEGORIES, []), existing, plan)
     known = set(existing) | {c["code"] for c in plan.categories}
@@ -185,8 +187,36 @@ def _apply(session: Session, plan: Plan, existing: dict[str, Category]) -> dict[
     }
 
 
+def _no_rows(details: dict[str, Any]) -> Invalid:
+    return Invalid(
+        "文件中没有数据行，未导入任何内容",
+        "The file has no rows to import; nothing was imported",
+        code="no_rows",
+        details=details,
+    )
+
+
+DIRECTORY_COLUMNS = ("kind", "major_code", "major_name", "code5", "name")
+
+
 def import_directory_csv(session: Session, text: str) -> int:
-    """Load a directory CSV (kind,major_code,major_name,code5,name); returns categories added."""
+    """Load a directory CSV (kind,major_code,major_name,code5,name); returns categories added.
+
+    A header without those columns, or no rows at all, is refused (an import of nothing is a
+    mistake the person should hear about, not "imported 0").
+    """
+    import csv
+
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
+    missing = [c for c in DIRECTORY_COLUMNS if c not in header]
+    if missing:
+        raise Invalid(
+            f"目录 CSV 缺少列：{', '.join(missing)}（需要 {','.join(DIRECTORY_COLUMNS)}）",
+            f"The directory CSV lacks the columns {', '.join(missing)}"
+            f" (it needs {','.join(DIRECTORY_COLUMNS)})",
+            code="invalid_directory",
+            details={"missing": missing, "header": header},
+        )
     try:
         entries = limits.parse_directory_csv(text)
     except KeyError as exc:
@@ -196,6 +226,8 @@ def import_directory_csv(session: Session, text: str) -> int:
             code="invalid_directory",
             details={"missing": str(exc)},
         ) from exc
+    if not entries:
+        raise _no_rows({"header": header})
     bad = [
         i + 2 for i, e in enumerate(entries) if e.kind not in KIND_ZH or not limits.STD_CODE.match(e.std_code)
     ]
