@@ -12,7 +12,7 @@ from inspect import iscoroutinefunction
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
@@ -27,6 +27,7 @@ from cityops.web.deps import finish_in_handler_thread
 from cityops.web.errors import install_error_handlers
 from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
+from cityops.web.validation import refuse_nul_characters
 
 log = logging.getLogger("cityops.web")
 
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # FastAPI's own OpenTelemetry hooks cost a provider check and span bookkeeping on every
         # request even with no exporter; cityops logs each request itself (web.middleware).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        # One place refuses a NUL character in any request (web/validation.py).
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine
