@@ -70,6 +70,6 @@ async def refuse_nul_characters(request: Request) -> None:
                 raise _nul_error(found)
     elif content_type == "application/x-www-form-urlencoded":
         form = await request.form()
-        for name, value in form.multi_items():
-            if isinstance(value, str) and ("\x00" in value or "\x00" in name):
-                raise _nul_error(name)
+        for field, item in form.multi_items():
+            if isinstance(item, str) and ("\x00" in item or "\x00" in field):
+                raise _nul_error(field.replace("\x00", ""))
