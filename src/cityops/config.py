@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: list[str] = Field(
-        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "application/pdf"]
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"]
     )
 
     # Text limits keep one report from filling the database.
