@@ -108,20 +108,31 @@ def _number(value: float) -> float | int:
 # --- import ------------------------------------------------------------------------------
 
 
+def _unreadable(exc: Exception) -> Invalid:
+    return Invalid(
+        "无法读取 Excel 文件（需要完整的 .xlsx，且不含外部实体或 DTD）",
+        "The file is not a readable .xlsx workbook (it may be truncated, or hold a DTD or entities)",
+        code="invalid_workbook",
+        details={"reason": type(exc).__name__},
+    )
+
+
 def import_workbook(session: Session, data: bytes) -> dict[str, int]:
-    """Check every row, then upsert all of them; Invalid listing all row errors otherwise."""
+    """Check every row, then upsert all of them; Invalid listing all row errors otherwise.
+
+    openpyxl parses through defusedxml (a dependency), so a DTD, an external entity (XXE) or
+    nested entities (billion laughs) raise instead of expanding; that, a truncated worksheet or a
+    broken zip is one ``invalid_workbook`` 422. Read-only mode parses sheets lazily, row by row,
+    so the whole reading is guarded, not only the opening.
+    """
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        plan = Plan()
+        sheets = {name: sheet_rows(wb[name], name, plan) for name in REQUIRED if name in wb.sheetnames}
     except Exception as exc:
-        # openpyxl raises a variety of errors for a file that is not a workbook.
-        raise Invalid(
-            "无法读取 Excel 文件（需要 .xlsx）",
-            "The file is not a readable .xlsx workbook",
-            code="invalid_workbook",
-            details={"reason": type(exc).__name__},
-        ) from exc
-    plan = Plan()
-    sheets = {name: sheet_rows(wb[name], name, plan) for name in REQUIRED if name in wb.sheetnames}
+        # openpyxl, zipfile, expat and defusedxml raise a variety of errors for a file that is
+        # not a sound workbook; none of them is the server's fault.
+        raise _unreadable(exc) from exc
     if not sheets:
         raise Invalid(
             f"工作簿中没有 {'、'.join(REQUIRED)} 任何一张表",
