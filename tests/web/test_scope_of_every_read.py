@@ -417,3 +417,14 @@ def test_the_numbers_are_there_to_be_masked(client: TestClient, personal: list[s
     assert any("139****5678" in str(n["payload"]) for n in notes)
     issues = client.get("/api/v1/triage/hot-issues", params={"days": 1, "limit": 100}, headers=admin).json()
     assert any("139****5678" in i["representative"] for i in issues), [i["representative"] for i in issues]
+
+
+def test_the_accurate_dispatch_rate_of_a_street_counts_only_its_cases(client: TestClient) -> None:
+    params = {"since": "2000-01-01"}
+    district = client.get(
+        "/api/v1/triage/accurate-dispatch", params=params, headers=_token(client, "admin")
+    ).json()
+    street = client.get(
+        "/api/v1/triage/accurate-dispatch", params=params, headers=_token(client, "scoped-dispatcher")
+    ).json()
+    assert 0 < street[-1]["dispatched"] < district[-1]["dispatched"]

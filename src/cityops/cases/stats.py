@@ -48,7 +48,9 @@ class RecentReport:
     community_code: str | None
 
 
-def dispatch_counts(session: Session, since: datetime, until: datetime) -> list[DispatchCount]:
+def dispatch_counts(
+    session: Session, since: datetime, until: datetime, *, principal: Principal | None = None
+) -> list[DispatchCount]:
     """Cases dispatched in [since, until) and, of those, returned as misrouted — per category.
 
     A case counts under the category it was dispatched with (the dispatch log row keeps it; older
@@ -56,12 +58,14 @@ def dispatch_counts(session: Session, since: datetime, until: datetime) -> list[
     not move the misroute to the corrected category. A case dispatched twice in the period counts
     once per category it was dispatched under.
     """
-    rows = session.execute(
+    stmt = (
         select(CaseLog.case_id, CaseLog.action, CaseLog.data, Case.category_code)
         .join(Case, Case.id == CaseLog.case_id)
         .where(CaseLog.action.in_(("dispatch", "return")), CaseLog.at >= since, CaseLog.at < until)
-        .order_by(CaseLog.case_id, CaseLog.seq)
-    ).all()
+    )
+    if principal is not None:  # a street's dispatcher gets its street's rate
+        stmt = stmt.where(scope_condition(principal))
+    rows = session.execute(stmt.order_by(CaseLog.case_id, CaseLog.seq)).all()
     dispatched: dict[str, set[uuid.UUID]] = {}
     misrouted: dict[str, set[uuid.UUID]] = {}
     last_category: dict[uuid.UUID, str] = {}

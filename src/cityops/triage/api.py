@@ -182,11 +182,12 @@ def accurate_dispatch(
     since: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
     until: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
     session: Session = Depends(get_session, scope="function"),
-    _: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
+    who: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
 ) -> list[dict[str, Any]]:
+    """准确派遣率 over the cases the caller may see (its street's, when scoped)."""
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
-    return service.accurate_dispatch_rate(session, since, until)
+    return service.accurate_dispatch_rate(session, since, until, who)
 
 
 @router.get("/thresholds/{category_code}")

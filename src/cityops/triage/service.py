@@ -493,7 +493,9 @@ def hot_issues(
     return find_hot_issues(msgs, limit=limit, now=now)
 
 
-def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
+def accurate_dispatch_rate(
+    session: Session, since: datetime, until: datetime, principal: Principal | None = None
+) -> list[dict[str, Any]]:
     """准确派遣率 per category and overall: dispatched cases not returned as misrouted / dispatched.
 
     The counts come from the cases capability (``cases.service.dispatch_counts``); the last row
@@ -503,7 +505,7 @@ def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -
 
     out: list[dict[str, Any]] = []
     total_d = total_m = 0
-    for row in cases.dispatch_counts(session, since, until):
+    for row in cases.dispatch_counts(session, since, until, principal=principal):
         total_d += row.dispatched
         total_m += row.misrouted
         out.append(
