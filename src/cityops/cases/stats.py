@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,8 +22,7 @@ from sqlalchemy.orm import Session
 from cityops.accounts.principal import Principal
 from cityops.cases.models import Case, CaseLog
 from cityops.cases.queries import scope_condition
-
-_LOCAL = ZoneInfo("Asia/Shanghai")
+from cityops.config import get_settings
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,8 @@ def recent_reports(
 def counts_by_category_street_day(
     session: Session, since: datetime, until: datetime
 ) -> dict[tuple[str, str | None, date], int]:
-    """Cases created in [since, until) per (category, street, local day in Asia/Shanghai)."""
+    """Cases created in [since, until) per (category, street, local day in ``Settings.timezone``)."""
+    local = get_settings().tz
     out: dict[tuple[str, str | None, date], int] = {}
     rows = session.execute(
         select(Case.category_code, Case.street_code, Case.created_at).where(
@@ -130,7 +129,7 @@ def counts_by_category_street_day(
         )
     )
     for category, street, at in rows:
-        key = (category, street, at.astimezone(_LOCAL).date())
+        key = (category, street, at.astimezone(local).date())
         out[key] = out.get(key, 0) + 1
     return out
 

@@ -7,12 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from cityops.accounts.masking import mask_text, mask_texts
 from cityops.accounts.principal import Principal
 from cityops.outbox import service
-from cityops.web.deps import current_principal, get_session
+from cityops.web.deps import SessionDep, current_principal
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -32,9 +31,9 @@ class MarkRead(BaseModel):
 
 @router.get("", response_model=list[NotificationOut])
 def my_notifications(
+    session: SessionDep,
     unread_only: bool = False,
     limit: int = Query(50, ge=1, le=200),
-    session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
 ) -> list[Any]:
     """The caller's notifications, newest first; phone and ID numbers in them are masked (a
@@ -56,7 +55,7 @@ def my_notifications(
 @router.post("/read")
 def mark_read(
     body: MarkRead,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
 ) -> dict[str, int]:
     return {"marked": service.mark_read(session, principal, body.ids)}
