@@ -82,8 +82,10 @@ def _report(
         files={"photos": ("before.png", PNG, "image/png")},
     )
     assert response.status_code == 303, response.text  # type: ignore[attr-defined]
-    code = response.headers["location"].rsplit("/", 1)[1]  # type: ignore[attr-defined]
-    sent = citizen.get(f"/report/sent/{code}")
+    location = response.headers["location"]  # type: ignore[attr-defined]
+    code = location.split("?")[0].rsplit("/", 1)[1]
+    assert citizen.get(f"/report/sent/{code}").status_code == 404  # the bare code shows no link
+    sent = citizen.get(location)
     assert code in sent.text and f"/p/cases/{code}" in sent.text and "<svg" in sent.text
     return code
 

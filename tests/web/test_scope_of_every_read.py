@@ -55,7 +55,10 @@ SCOPED = {
 NOT_CASE_DATA: dict[str, str] = {
     "/openapi.json": "the API description",
     "/docs": "the API explorer page",
-    "/docs/oauth2-redirect": "the API explorer's sign-in helper",
+    "/login": "the sign-in form",
+    "/map/areas.geojson": "the area polygons for maps: the same reference data as /api/v1/areas",
+    "/report": "the empty report form",
+    "/inspect/report": "the inspector's empty report form",
     "/redoc": "the API reference page",
     "/healthz": "liveness",
     "/readyz": "readiness",
@@ -95,6 +98,7 @@ WIDEST: dict[str, dict[str, Any]] = {
 PHONES = ("13912345678", "139-1234-5679", "0571-87654321", "13812345670")
 ID_NUMBER = "33010519900307123X"
 AREA_CODE = re.compile(r"^330105\d{3}(\d{3}){0,2}$")
+WINDOW = 16
 
 
 def walk(routes: list[Any]) -> Iterator[Any]:
@@ -245,6 +249,11 @@ def facts(world: dict[str, Any], client: TestClient, personal: list[str]) -> dic
     foreign_texts = {r.description for r in rows if r.street_code != STREET} - own_texts
     # Hot issues show a text's first 40 characters.
     foreign_texts |= {t[:40] for t in foreign_texts} - {t[:40] for t in own_texts}
+    # Pages cut and wrap texts: any run of 16 characters found only in other streets' reports.
+    own_windows = {t[i : i + WINDOW] for t in own_texts for i in range(max(1, len(t) - WINDOW + 1))}
+    foreign_windows = {
+        t[i : i + WINDOW] for t in foreign_texts for i in range(max(0, len(t) - WINDOW + 1))
+    } - own_windows
     by_id = {r.id: r.street_code for r in rows}
     foreign_files = [
         str(a["id"] if isinstance(a, dict) else a)
@@ -261,6 +270,7 @@ def facts(world: dict[str, Any], client: TestClient, personal: list[str]) -> dic
         "own": own,
         "foreign": foreign,
         "foreign_texts": foreign_texts,
+        "foreign_windows": foreign_windows,
         "issues": [i["id"] for i in issues],
         "files": foreign_files[:5] or [str(uuid.uuid4())],
         "users": [
@@ -271,7 +281,7 @@ def facts(world: dict[str, Any], client: TestClient, personal: list[str]) -> dic
 
 def _samples(path: str, param: str, facts: dict[str, Any]) -> list[str]:
     """Values for a path parameter: above all things of other streets, and one of the street's own."""
-    if param == "ref":
+    if param == "ref" or (param == "code" and path.startswith(("/cases/", "/report/"))):
         return sorted(facts["foreign"])[:15] + sorted(facts["own"])[:2]
     if param == "issue_id":
         return list(facts["issues"])
@@ -294,13 +304,57 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+def _page_strings(html: str) -> list[str]:
+    """The text nodes and attribute values of a page, unescaped."""
+    import html as html_lib
+
+    # Pickers (<select>) list every street and category: reference data, like /api/v1/areas.
+    html = re.sub(r"<select\b.*?</select>", "", html, flags=re.S)
+    parts = re.split(r"<[^>]*>", html)
+    attributes = re.findall(r'="([^"]*)"', html)
+    return [html_lib.unescape(p).strip() for p in parts + attributes if p.strip()]
+
+
+def _xlsx_strings(data: bytes) -> list[str]:
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    return [
+        str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None
+    ]
+
+
+def response_strings(r: Any) -> list[str] | None:
+    """Every string a response shows, for JSON, pages and Excel downloads (None: not readable)."""
+    kind = r.headers.get("content-type", "")
+    if kind.startswith("application/json") or kind.startswith("application/geo+json"):
+        return list(_strings(r.json()))
+    if kind.startswith("text/html"):
+        return _page_strings(r.text)
+    if "spreadsheetml" in kind:
+        return _xlsx_strings(r.content)
+    return None
+
+
+CODE_IN_TEXT = re.compile(r"GS\d{8}-\d{5}")
+AREA_IN_TEXT = re.compile(r"(?<!\d)330105\d{3}(?:\d{3}){0,2}(?!\d)")
+
+
 def _leaks(body: Any, facts: dict[str, Any]) -> list[str]:
     found = []
-    for s in _strings(body):
-        if s in facts["foreign"]:
-            found.append(f"case code {s}")
-        elif AREA_CODE.match(s) and not s.startswith(STREET):
-            found.append(f"area code {s}")
+    for s in body if isinstance(body, list) else _strings(body):
+        for code in CODE_IN_TEXT.findall(s):
+            if code in facts["foreign"]:
+                found.append(f"case code {code}")
+        for area in AREA_IN_TEXT.findall(s):
+            if not area.startswith(STREET):
+                found.append(f"area code {area}")
+        windows = (s[i : i + WINDOW] for i in range(max(0, len(s) - WINDOW + 1)))
+        hit = next((w for w in windows if w in facts["foreign_windows"]), None)
+        if hit is not None:
+            found.append(f"text …{hit}…")
         elif s in facts["foreign_texts"]:
             found.append(f"text {s[:20]}…")
     return found
@@ -334,8 +388,9 @@ def test_no_get_route_shows_a_street_user_anything_of_another_street(
             foreign_ref = any(v in facts["foreign"] for v in url.split("/"))
             if foreign_ref and r.status_code < 300:
                 problems.append(f"{url}: {r.status_code} for another street's case")
-            if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/json"):
-                problems += [f"{url}: {leak}" for leak in _leaks(r.json(), facts)[:3]]
+            shown = response_strings(r) if r.status_code < 300 else None
+            if shown is not None:
+                problems += [f"{url}: {leak}" for leak in _leaks(shown, facts)[:3]]
     assert checked > 30
     assert problems == [], "\n".join(problems[:40])
 
@@ -397,12 +452,12 @@ def test_no_get_route_shows_a_typed_phone_or_id_number_without_reveal(
             continue
         urls = [route.path]
         for name in [p.name for p in route.dependant.path_params]:
-            values = personal[:2] if name == "ref" else _samples(route.path, name, facts)
+            values = personal[:2] if name in ("ref", "code") else _samples(route.path, name, facts)
             urls = [u.replace("{" + name + "}", v) for u in urls for v in values]
         for url in urls:
             r = client.get(url, params=WIDEST.get(route.path, {}), headers=headers)
-            if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/json"):
-                problems += [f"{url}: {s[:60]}" for s in _strings(r.json()) if find_personal(s)][:3]
+            shown = response_strings(r) if r.status_code < 300 else None
+            problems += [f"{url}: {s[:60]}" for s in shown or [] if find_personal(s)][:3]
     assert problems == [], "\n".join(problems[:40])
 
 

@@ -15,8 +15,9 @@ import segno
 from fastapi import Request, Response
 
 from cityops.accounts.principal import Principal
-from cityops.cases.public import public_url
+from cityops.cases.public import access_token, public_url, token_matches
 from cityops.cases.queries import get_case_by_code_public
+from cityops.errors import NotFound
 from cityops.web import templating
 from cityops.web.deps import ReadSessionDep, SessionDep
 from cityops.web.pagekit import CsrfForm, MaybePrincipal, page_router, redirect
@@ -69,12 +70,21 @@ def report_submit(request: Request, form: CsrfForm, session: SessionDep, viewer:
     if outcome.case is None:
         values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
         return _form_page(request, values, outcome.errors, outcome.status)
-    return redirect(request, f"/report/sent/{outcome.case.code}", templating.t("已收到您的反映，谢谢！"))
+    # The page after sending carries the public link's token: without it, a case code (they are
+    # sequential) would show anyone the link that opens the case's details.
+    code = outcome.case.code
+    token = access_token(code, request.app.state.settings.secret_key)
+    return redirect(request, f"/report/sent/{code}?t={token}", templating.t("已收到您的反映，谢谢！"))
 
 
 @router.get("/report/sent/{code}")
-def report_sent(code: str, request: Request, session: ReadSessionDep, _viewer: MaybePrincipal) -> Response:
-    """The case code, its QR code and the public page's link (the code is all one needs)."""
+def report_sent(
+    code: str, request: Request, session: ReadSessionDep, _viewer: MaybePrincipal, t: str | None = None
+) -> Response:
+    """The case code, its QR code and the public page's link, for the one who just sent it (the
+    redirect carries the link's token; a bare code is "not found", as on the public page)."""
+    if not token_matches(code, t, request.app.state.settings.secret_key):
+        raise NotFound("找不到该案件", f"no case {code}", code="case_not_found", details={"case": code})
     case = get_case_by_code_public(session, code)
     url = public_url(case.code)
     qr_svg = segno.make(url, error="m").svg_inline(scale=5, title=templating.t("案件二维码"))
