@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from cityops.accounts.masking import find_personal
 from cityops.accounts.models import AuditEvent
 from cityops.accounts.principal import Principal
+from cityops.cases.public import access_token
 
 from .conftest import GARBAGE, IN_B, as_header
 
@@ -115,7 +116,8 @@ def test_a_citizen_reads_the_public_history_and_its_own_entries(
     citizen = make_principal("citizen", username="citizen-chen")
     case = _returned_case(client, make_principal, citizen)
     log = client.get(f"/api/v1/cases/{case['id']}/log", headers=as_header(citizen)).json()
-    public = client.get(f"/api/v1/public/cases/{case['code']}").json()["history"]
+    token = access_token(case["code"], client.app.state.settings.secret_key)  # type: ignore[attr-defined]
+    public = client.get(f"/api/v1/public/cases/{case['code']}", params={"t": token}).json()["history"]
     assert (
         [e["action"] for e in log]
         == [e["action"] for e in public]
