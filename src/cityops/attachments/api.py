@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from cityops.accounts.principal import Principal
 from cityops.attachments import service
@@ -43,10 +44,13 @@ async def upload(
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> object:
-    """Upload one photo (JPEG, PNG, WebP) or PDF; reference its id in case actions."""
+    """Upload one photo (JPEG, PNG, WebP, GIF) or PDF; reference its id in case actions."""
     settings = request.app.state.settings
     data = await file.read(settings.max_upload_bytes + 1)
-    return service.store_upload(
+    # Hashing, checking and writing up to 10 MB (to S3, perhaps) in a worker thread, not on the
+    # event loop that serves every other request.
+    return await run_in_threadpool(
+        service.store_upload,
         session,
         storage,
         settings,
