@@ -77,6 +77,12 @@ def scope_parameters(principal: Principal) -> dict[str, Any]:
     return {}
 
 
+def scope_key(principal: Principal) -> tuple[str, ...]:
+    """A hashable key naming the set of cases ``principal`` sees: part of every cache key of an
+    aggregate over cases, so a street's figures are never served to another street."""
+    return (_scope_shape(principal), *(str(v) for v in scope_parameters(principal).values()))
+
+
 def _scope_shape(principal: Principal) -> str:
     """Which branch of :func:`scope_condition` applies (the statement's shape, not its values)."""
     if principal.role == "citizen":

@@ -32,6 +32,7 @@ from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from cityops.accounts.masking import mask_text
 from cityops.accounts.principal import Principal
 from cityops.kit.workcal import LOCAL_TZ
 
@@ -188,6 +189,8 @@ def _build_env() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["local"] = local_time
     env.filters["working"] = working_duration
+    # Phone and ID numbers typed into free text, masked as in every API view (accounts.masking).
+    env.filters["masked"] = mask_text
     env.globals["t"] = t
     return env
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from cityops.accounts.masking import mask_text
 from cityops.accounts.principal import Principal
 from cityops.areas import service as areas
 from cityops.areas.pages import display_crs, to_display
@@ -139,8 +140,8 @@ def export_ledger(request: Request, principal: PagePrincipal, session: ReadSessi
                     c.code,
                     _excel_time(c.created_at),
                     names.category(c.category_code),
-                    c.description,
-                    c.address or "",
+                    mask_text(c.description),
+                    mask_text(c.address) or "",
                     names.street(c.street_code),
                     c.grid_code or "",
                     c.source,
@@ -214,7 +215,9 @@ def case_context(
     request: Request, session: Session, principal: Principal, case: Case, **extra: Any
 ) -> dict[str, Any]:
     names = Names(session)
-    log = log_of(session, case.id)
+    # As the API shows it: a citizen reads the public history and its own entries; numbers in
+    # notes are masked (cases.views.log_for).
+    log = views.log_for(session, principal, case, log_of(session, case.id))
     tasks = [t for t in tasks_of(session, case.id) if t.state != "cancelled"]
     crs = display_crs(request)
     point = to_display(case.lon, case.lat, crs)
