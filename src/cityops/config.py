@@ -52,6 +52,10 @@ class Settings(BaseSettings):
 
     token_ttl_seconds: int = 8 * 3600
     reopen_days: int = 7
+    # Satisfaction (回访·评价): how long the rating link sent at closing works, and whether a
+    # dissatisfied rating within the reopen window reopens the case (else dispatchers are told).
+    rating_days: int = 7
+    dissatisfied_reopens: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     # The public case page and JSON, per client address and server process (enumeration guard).
     public_requests_per_minute: int = 60

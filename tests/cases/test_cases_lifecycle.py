@@ -175,7 +175,7 @@ def test_extension_approval_moves_deadline(session: Session, actors: Actors) -> 
     act(session, actors.dispatcher, case, "approve_extension", t0)
     assert case.deadline == sh(2026, 11, 26, 17, 0)
     assert not case.extension_requested and case.extensions_granted == 1
-    act(session, actors.handler, case, "request_extension", t0, extra_hours=8, reason="材料未到")
+    act(session, actors.handler, case, "request_extension", t0, extra_hours=2, reason="材料未到")
     act(session, actors.dispatcher, case, "deny_extension", t0, note="不同意")
     assert case.deadline == sh(2026, 11, 26, 17, 0) and not case.extension_requested
 

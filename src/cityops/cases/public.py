@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from cityops.cases import external
 from cityops.cases.queries import get_case_by_code_public, log_of
+from cityops.cases.satisfaction import RESULT_NAMES_ZH
 from cityops.cases.schemas import PublicCaseOut, PublicLogOut
 from cityops.cases.transitions import BY_ACTION, PUBLIC_ACTIONS, STATE_NAMES_ZH
 from cityops.config import Settings, get_settings
@@ -144,6 +145,8 @@ def public_view(
         dispatched_at=case.dispatched_at,
         deadline=case.deadline,
         closed_at=case.closed_at,
+        satisfaction=case.satisfaction,
+        satisfaction_name=RESULT_NAMES_ZH.get(case.satisfaction or ""),
         history=history,
         url=public_url(case.code, settings),
     )

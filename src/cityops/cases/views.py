@@ -15,16 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.masking import contains_personal, mask_text, mask_texts
 from cityops.accounts.principal import ROLE_LABELS, Principal
 from cityops.cases import external
 from cityops.cases.models import Case, CaseLog, CaseTask
+from cityops.cases.permissions import allowed_for
 from cityops.cases.queries import tasks_of
 from cityops.cases.record import CaseRecord
-from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, TaskOut
-from cityops.cases.transitions import BY_ACTION, PUBLIC_ACTIONS, allowed_actions
+from cityops.cases.satisfaction import RESULT_NAMES_ZH
+from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, SatisfactionOut, TaskOut
+from cityops.cases.transitions import PUBLIC_ACTIONS
+from cityops.db import utcnow
 
 
 def _dept_ref(session: Session, code: str | None) -> DepartmentRef | None:
@@ -45,6 +49,17 @@ def _task_out(session: Session, task: CaseTask, reveal: bool = True) -> TaskOut:
     )
 
 
+def _satisfaction(case: Case | CaseRecord) -> SatisfactionOut | None:
+    if case.satisfaction is None:
+        return None
+    return SatisfactionOut(
+        result=case.satisfaction,
+        result_name=RESULT_NAMES_ZH.get(case.satisfaction, case.satisfaction),
+        channel=case.satisfaction_channel,
+        rated_at=case.satisfaction_at,
+    )
+
+
 def _has_personal(case: Case | CaseRecord) -> bool:
     return bool(case.reporter_name or case.reporter_phone) or _text_fields(case) != []
 
@@ -61,26 +76,34 @@ def _personal_fields(case: Case | CaseRecord) -> list[str]:
 
 
 def case_out(
-    session: Session, principal: Principal, case: Case | CaseRecord, *, reveal: bool, with_tasks: bool = True
+    session: Session,
+    principal: Principal,
+    case: Case | CaseRecord,
+    *,
+    reveal: bool,
+    with_tasks: bool = True,
+    task_rows: Sequence[CaseTask] | None = None,
 ) -> CaseOut:
-    """One case as a response; ``reveal`` decides whether reporter contact is shown in clear."""
+    """One case as a response; ``reveal`` decides whether reporter contact is shown in clear.
+
+    ``task_rows`` are the case's tasks when the caller already has them (list pages load them
+    for all cases at once); otherwise they are read here when the case has been dispatched.
+    """
     name, phone = case.reporter_name, case.reporter_phone
     description, address = case.description, case.address
     if not reveal:
         name, phone = external.mask_name(name), external.mask_phone(phone)
         description, address = mask_text(description) or "", mask_text(address)
     # Tasks exist only from dispatch on; skipping the query before that keeps creation lean.
-    tasks = (
-        [_task_out(session, t, reveal) for t in tasks_of(session, case.id) if t.state != "cancelled"]
-        if with_tasks and case.dispatched_at is not None
-        else []
-    )
+    if task_rows is None:
+        task_rows = tasks_of(session, case.id) if case.dispatched_at is not None else []
+    tasks = [_task_out(session, t, reveal) for t in task_rows if t.state != "cancelled"] if with_tasks else []
     return CaseOut(
         id=case.id,
         code=case.code,
         state=case.state,
-        # What this caller can do now (the state allows it and their role may), for the UI.
-        allowed_actions=[a for a in allowed_actions(case) if principal.role in BY_ACTION[a].roles],
+        # What this caller may do now (state, flags, role, lead/assisting department), for the UI.
+        allowed_actions=allowed_for(principal, case, task_rows, utcnow()),
         category_code=case.category_code,
         category_name=external.category_name(session, case.category_code),
         description=description,
@@ -108,11 +131,17 @@ def case_out(
         escalated=case.escalated,
         extension_requested=case.extension_requested,
         extension_hours=case.extension_hours,
+        extended_hours=case.extended_hours or 0.0,
+        extensions_granted=case.extensions_granted or 0,
+        verify_deadline=case.verify_deadline,
+        verify_overdue=bool(case.verify_overdue),
+        rework_count=case.rework_count or 0,
         park_requested=case.park_requested,
         parked_at=case.parked_at,
         paused_seconds=case.paused_seconds or 0.0,
         reopened_count=case.reopened_count or 0,
         reply_score=case.reply_score,
+        satisfaction=_satisfaction(case),
         tasks=tasks,
         version=case.version,
     )
@@ -147,6 +176,20 @@ def view_case(
     return case_out(session, principal, case, reveal=reveal)
 
 
+def _tasks_by_case(
+    session: Session, principal: Principal, cases: Sequence[Case]
+) -> dict[object, list[CaseTask]]:
+    """Tasks of the listed cases in one query; only handlers' actions depend on them."""
+    ids = [c.id for c in cases if c.dispatched_at is not None]
+    if principal.role != "handler" or not ids:
+        return {}
+    out: dict[object, list[CaseTask]] = {}
+    rows = session.scalars(select(CaseTask).where(CaseTask.case_id.in_(ids), CaseTask.state != "cancelled"))
+    for task in rows:
+        out.setdefault(task.case_id, []).append(task)
+    return out
+
+
 def view_cases(
     session: Session, principal: Principal, cases: Sequence[Case], *, request_id: str | None = None,
     reveal: bool = False,
@@ -155,12 +198,14 @@ def view_cases(
     out: list[CaseOut] = []
     revealed: list[str] = []
     fields: set[str] = set()
+    tasks = _tasks_by_case(session, principal, cases)
     for case in cases:
         shown = _reveal(principal, case, reveal)
         if shown and _has_personal(case) and principal.role != "citizen":
             revealed.append(case.code)
             fields.update(_personal_fields(case))
-        out.append(case_out(session, principal, case, reveal=shown, with_tasks=False))
+        rows = tasks.get(case.id, [])
+        out.append(case_out(session, principal, case, reveal=shown, with_tasks=False, task_rows=rows))
     if revealed:
         external.audit(
             session,

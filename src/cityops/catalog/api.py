@@ -120,6 +120,9 @@ def patch_category(code: str, body: CategoryPatch, session: SessionDep) -> Categ
             (body.time_limit.kind, body.time_limit.value) if body.time_limit else None,
             {g: (t.kind, t.value) if t else None for g, t in (body.grade_limits or {}).items()},
         )
+    stages = {name: getattr(body, name) for name in service.STAGE_FIELDS if name in body.model_fields_set}
+    if stages:
+        service.set_stage_limits(session, code, stages)
     return _detail(session, category)
 
 

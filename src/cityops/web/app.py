@@ -42,6 +42,8 @@ ROUTERS = (
     "cityops.cases.api:router",
     "cityops.cases.public:router",
     "cityops.cases.public:pages_router",
+    "cityops.cases.rating_public:router",
+    "cityops.cases.rating_public:pages_router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",
@@ -213,4 +215,7 @@ def _add_health(app: FastAPI) -> None:
                 {"status": "unavailable", "database": "schema not migrated; run `cityops migrate`"},
                 status_code=503,
             )
-        return {"status": "ready", "database": engine.dialect.name}
+        from cityops.cases.calendar import readiness_warnings
+
+        # Ready, but say so when a deadline may fall in a year the holiday calendar does not know.
+        return {"status": "ready", "database": engine.dialect.name, "warnings": readiness_warnings(engine)}
