@@ -161,6 +161,10 @@ def complete_openapi(app: Any, settings: Any) -> dict[str, Any]:
                 statuses |= {409, 413, 415, 422}
             if by_role:
                 statuses.add(403)
+            for key, entry in list(responses.items()):
+                # A route's own error answers: always JSON, also where the route's answer is HTML.
+                if key.isdigit() and int(key) >= 400 and "ErrorOut" in str(entry):
+                    responses[key] = _error_entry(int(key))
             for status in sorted(statuses):
                 key = str(status)
                 if key == "422" or key not in responses:  # FastAPI's own 422 has another shape
