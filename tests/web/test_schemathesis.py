@@ -88,7 +88,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     cleanup()
 
 
-def _run(operation: Any, headers: dict[str, str], failures: list[str]) -> int:
+def _run(operation: Any, who: str, headers: dict[str, str], failures: list[str]) -> int:
     sent = 0
 
     @given(case=operation.as_strategy())
@@ -107,7 +107,7 @@ def _run(operation: Any, headers: dict[str, str], failures: list[str]) -> int:
             case.call_and_validate(headers=headers, checks=CHECKS)
         except (Exception, BaseExceptionGroup) as exc:  # every failure is reported together, not raised
             first = str(exc).strip().splitlines()[:3]
-            failures.append(f"{operation.label}: {' | '.join(first)}")
+            failures.append(f"{who} {operation.label}: {' | '.join(first)}")
 
     fuzz()
     return sent
@@ -125,7 +125,9 @@ def test_the_whole_api_matches_its_openapi_document(
         operations += 1
         for username, headers in callers.items():
             anonymous = operation.path in ANONYMOUS_ONLY
-            sent += _run(operation, {} if anonymous else headers, failures)
+            sent += _run(
+                operation, "anonymous" if anonymous else username, {} if anonymous else headers, failures
+            )
             if anonymous:
                 break
     seconds = time.perf_counter() - started
