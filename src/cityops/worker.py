@@ -45,11 +45,15 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("outbox", "cityops.outbox.tasks:deliver_outbox", settings.outbox_interval_seconds),
         Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
         Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
+        Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
 
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        from cityops.wiring import wire
+
+        wire()  # jobs change cases too: the event subscribers must be in place
         self.factory = factory
         self.jobs = jobs
         self.stop_event = threading.Event()

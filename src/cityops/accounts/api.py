@@ -29,7 +29,7 @@ from cityops.accounts.schemas import (
 )
 from cityops.config import Settings
 from cityops.errors import Unauthorized
-from cityops.web.deps import current_principal, get_session, get_settings_dep, require_roles
+from cityops.web.deps import SessionDep, current_principal, get_session, get_settings_dep, require_roles
 from cityops.web.openapi import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -99,9 +99,9 @@ def _authenticate(
     responses=error_responses(401, 422, 429),
 )
 def issue_token(
+    session: SessionDep,
     request: Request,
     form: OAuth2PasswordRequestForm = Depends(),
-    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> TokenOut:
     """A signed bearer token. After 5 wrong passwords for an account (20 from one address) each
@@ -122,10 +122,10 @@ def issue_token(
     responses={303: {"description": "Signed in; redirect to `next`"}, **error_responses(401, 422, 429)},
 )
 def login(
+    session: SessionDep,
     request: Request,
     form: OAuth2PasswordRequestForm = Depends(),
     next_url: str | None = Form(default=None, alias="next"),
-    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> Response:
     """Set the HttpOnly ``cityops_session`` cookie; redirect (303) to ``next`` when given.
@@ -200,8 +200,8 @@ def revoke(
 
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
 def me(
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, principal.id)
     # One's own name and phone are not someone else's personal data: unmasked, not audited.
@@ -216,6 +216,7 @@ admin_only = require_roles("admin")
 @router.get("/users", response_model=UserPage, summary="List users")
 def list_users(
     request: Request,
+    session: SessionDep,
     role: str | None = None,
     department_code: str | None = None,
     area_code: str | None = None,
@@ -225,7 +226,6 @@ def list_users(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserPage:
     users, total = service.list_users(
         session,
@@ -246,8 +246,8 @@ def list_users(
 def create_user(
     body: UserCreate,
     request: Request,
+    session: SessionDep,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.create_user(session, **body.model_dump(), actor=principal, request_id=_request_id(request))
     return _user_out(session, principal, user, reveal=False, request_id=None)
@@ -257,9 +257,9 @@ def create_user(
 def get_user(
     user_id: uuid.UUID,
     request: Request,
+    session: SessionDep,
     reveal: bool = Query(default=False, description="show name and phone unmasked (audited)"),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return _user_out(session, principal, user, reveal=reveal, request_id=_request_id(request))
@@ -270,8 +270,8 @@ def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
     request: Request,
+    session: SessionDep,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.update_user(
         session,
@@ -288,6 +288,7 @@ def update_user(
 
 @router.get("/audit", response_model=AuditPage, summary="Search the audit trail")
 def list_audit(
+    session: SessionDep,
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor: str | None = Query(default=None, description="user name or user id"),
@@ -297,7 +298,6 @@ def list_audit(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     _principal: Principal = Depends(require_roles("admin", "leader")),
-    session: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
     events, total = audit.list_events(
         session,

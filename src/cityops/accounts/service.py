@@ -17,7 +17,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cityops.accounts import audit, passwords, rules, throttle, tokens
-from cityops.accounts.departments import create_department, list_departments
+from cityops.accounts.audit import record as record_audit
+from cityops.accounts.departments import (
+    DEPARTMENT_KINDS,
+    create_department,
+    department_names,
+    get_department,
+    list_departments,
+    update_department,
+)
+from cityops.accounts.masking import mask_name, mask_phone, reveal_allowed
 from cityops.accounts.models import Department, User
 from cityops.accounts.principal import NEEDS_DEPARTMENT, Principal
 from cityops.config import Settings, UnsafeSettings
@@ -26,17 +35,25 @@ from cityops.errors import Conflict, Invalid, NotFound, Unauthorized
 
 # Departments live in their own module; re-exported so other capabilities use one service.
 __all__ = [
+    "DEPARTMENT_KINDS",
     "assert_no_demo_accounts_outside_demo",
     "authenticate",
     "create_department",
     "create_user",
     "create_users_bulk",
+    "department_names",
+    "get_department",
     "get_user",
     "issue_token",
     "list_departments",
     "list_users",
+    "mask_name",
+    "mask_phone",
     "principal_for",
     "principal_from_token",
+    "record_audit",
+    "reveal_allowed",
+    "update_department",
     "update_user",
 ]
 

@@ -15,14 +15,11 @@ import hashlib
 import hmac
 import math
 import time
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from cityops.cases import external
@@ -31,16 +28,11 @@ from cityops.cases.schemas import PublicCaseOut, PublicLogOut
 from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import Settings, get_settings
 from cityops.errors import NotFound, TooManyRequests
-from cityops.kit.workcal import LOCAL_TZ
-from cityops.web.deps import get_session
+from cityops.web import templating
+from cityops.web.deps import SessionDep
 from cityops.web.openapi import error_responses
+from cityops.web.pagekit import MaybePrincipal, page_router
 
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
 # Only actions that mean progress to the public; flags such as park requests stay internal.
 _PUBLIC_ACTIONS = frozenset(
     {
@@ -59,13 +51,6 @@ _PUBLIC_ACTIONS = frozenset(
         "return",
     }
 )
-
-
-def _local(value: datetime | None) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-_env.filters["local"] = _local
 
 
 def access_token(code: str, secret_key: str) -> str:
@@ -128,6 +113,8 @@ async def rate_limited(request: Request) -> None:
 
 
 router = APIRouter(tags=["cases-public"], dependencies=[Depends(rate_limited)])
+# The HTML page renders its errors as pages (a 404 page for an unknown code), in the layout.
+pages_router = page_router(tags=["cases-public"], dependencies=[Depends(rate_limited)])
 TokenQuery = Annotated[
     str | None,
     Query(alias="t", max_length=64, description="the access token of the QR link; without it only the state"),
@@ -197,14 +184,17 @@ def public_case_json(code: str, request: Request, session: SessionDep, t: TokenQ
     return public_view(session, code, t, request.app.state.settings)
 
 
-@router.get("/p/cases/{code}", response_class=HTMLResponse, responses=PUBLIC_ERRORS)
-def public_case_page(code: str, request: Request, session: SessionDep, t: TokenQuery = None) -> HTMLResponse:
-    """The public page of a case (Chinese), with its QR code when the token was given."""
+@pages_router.get("/p/cases/{code}", response_class=HTMLResponse)
+def public_case_page(
+    code: str, session: SessionDep, request: Request, _viewer: MaybePrincipal, t: TokenQuery = None
+) -> HTMLResponse:
+    """The public page of a case (Chinese), in the site's layout; its QR code only with the token."""
     view = public_view(session, code, t, request.app.state.settings)
     qr_svg = None
     if view.url:  # the QR code repeats the link with its token, so only with the token
         qr_svg = segno.make(view.url, error="m").svg_inline(scale=4, title=f"案件 {view.code} 二维码")
-    html = _env.get_template("public_case.html").render(
-        case=view, qr_svg=qr_svg, street_name=_area_name(session, view.street_code)
+    return templating.render(
+        request,
+        "public_case.html",
+        {"case": view, "qr_svg": qr_svg, "street_name": _area_name(session, view.street_code)},
     )
-    return HTMLResponse(html)

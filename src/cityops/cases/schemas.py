@@ -130,6 +130,8 @@ class LogOut(BaseModel):
 class CasePage(BaseModel):
     items: list[CaseOut]
     next_cursor: str | None
+    # All matching cases (sort=deadline, or with_total=true); None when not counted.
+    total: int | None = None
 
 
 class PublicLogOut(BaseModel):

@@ -18,10 +18,20 @@ from sqlalchemy.orm import Session
 from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.creation import insert_new_case
-from cityops.cases.lifecycle import perform_action
+from cityops.cases.lifecycle import add_attachments, perform_action
 from cityops.cases.models import Case
-from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
+from cityops.cases.queries import (
+    SORTS,
+    CaseFilters,
+    count_cases,
+    get_case,
+    list_cases,
+    page_cases,
+    visible_case_with_attachment,
+)
+from cityops.cases.replies import record_reply_score
 from cityops.cases.schemas import CaseCreate
+from cityops.cases.sla import remaining_seconds
 from cityops.cases.stats import (
     DispatchCount,
     RecentReport,
@@ -37,10 +47,13 @@ from cityops.db import new_id, utcnow
 from cityops.errors import Invalid, NotFound
 
 __all__ = [
+    "SORTS",
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
+    "add_attachments",
     "check_text",
+    "count_cases",
     "counts_by_category_street",
     "counts_by_category_street_day",
     "create_case",
@@ -49,8 +62,11 @@ __all__ = [
     "get_case",
     "labelled_descriptions",
     "list_cases",
+    "page_cases",
     "perform_action",
     "recent_reports",
+    "record_reply_score",
+    "remaining_seconds",
     "reply_scores",
     "visible_case_with_attachment",
 ]
@@ -129,7 +145,7 @@ def create_case_idempotent(
         external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
         raise external.unknown_category(data.category_code) from None
-    areas = [loc.grid_code, loc.community_code, loc.street_code, getattr(loc, "district_code", None)]
+    areas = [c for c in (loc.grid_code, loc.community_code, loc.street_code, loc.district_code) if c]
     try:
         department = external.responsible_department(session, data.category_code, areas)
     except Invalid:

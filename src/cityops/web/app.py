@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
@@ -40,6 +40,7 @@ ROUTERS = (
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
+    "cityops.cases.public:pages_router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",
@@ -48,6 +49,10 @@ ROUTERS = (
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
+    # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
+    "cityops.web.pages:router",
+    "cityops.areas.pages:router",
+    "cityops.workbench.pages:router",
 )
 
 
@@ -115,7 +120,12 @@ def _commit_in_handler_thread(router: APIRouter) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; ``engine`` lets tests and benchmarks hand in their own database."""
     settings = settings or get_settings()
+    # One settings object: the domain's get_settings() now answers with the app's own.
+    get_settings.configure(settings)
     engine = engine or make_engine(settings.database_url)
+    from cityops.wiring import wire
+
+    wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -201,7 +211,3 @@ def _add_health(app: FastAPI) -> None:
                 status_code=503,
             )
         return {"status": "ready", "database": engine.dialect.name}
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")

@@ -47,6 +47,10 @@ def _body(code: str, message: str, details: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def _wants_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -76,9 +80,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(_body("validation_failed", message, {"errors": problems}), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         if isinstance(exc, BodyTooLarge):  # raised while the body was read (web.middleware)
             return Response(exc.body, status_code=413, media_type="application/json")
+        if _wants_page(request):  # a person's browser on an unknown address: a 404 page
+            from cityops.web.pagekit import error_page
+
+            return error_page(request, exc.status_code, None, f"http_{exc.status_code}")
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", str(exc.detail)))
         if isinstance(exc.detail, str) and exc.status_code not in HTTP_MESSAGES:
             en = exc.detail
