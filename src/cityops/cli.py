@@ -126,6 +126,21 @@ def demo(
     summary = load_demo(engine, settings, reset=reset, n_cases=cases, seed=seed)
     for key, value in summary.items():
         typer.echo(f"  {key}: {value}")
+    _warm_routing_model(engine)
+
+
+def _warm_routing_model(engine: Any) -> None:
+    """Build the knowledge-base routing model now (once per knowledge base, kept on disk), so
+    the first report after `make demo` is answered at once."""
+    try:
+        from cityops.triage import versions
+    except ModuleNotFoundError:
+        return
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        model = versions.kb_only_model(session)
+    typer.echo(f"  routing_model: knowledge base, {len(model.labels)} classes")
 
 
 @app.command("import-areas")

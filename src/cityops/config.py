@@ -80,8 +80,13 @@ class Settings(BaseSettings):
 
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,
-    # else the seed classifier built from the catalog.
+    # else the routing model versions (docs/triage.md).
     triage_model: Path | None = None
+    # How often the worker retrains the routing model when corrections or the knowledge base
+    # changed (seconds; 0 = never on a schedule, only on demand).
+    triage_retrain_interval_seconds: float = Field(default=86400.0, ge=0)
+    # Reply quality: a reply whose prior-corrected interpretability is below this is flagged.
+    reply_interpretability_threshold: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("timezone")
     @classmethod

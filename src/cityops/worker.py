@@ -45,8 +45,18 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("outbox", "cityops.outbox.tasks:deliver_outbox", settings.outbox_interval_seconds),
         Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
         Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
+        *_retrain_jobs(settings),
         Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
+
+
+def _retrain_jobs(settings: Settings) -> list[Job]:
+    # The first run waits a while: training takes tens of seconds of CPU, which a process that
+    # has just started (or a test's app) should not spend at once; the knowledge-base model
+    # answers meanwhile.
+    every = settings.triage_retrain_interval_seconds
+    first = time.monotonic() + min(every, 300.0)
+    return [Job("triage_retrain", "cityops.triage.tasks:retrain_routing", every, first)] if every > 0 else []
 
 
 class Worker:

@@ -25,6 +25,7 @@ from cityops.triage import gazetteer
 # stay part of this service's interface.
 from cityops.triage.learning import export_training_rows as export_training_rows
 from cityops.triage.learning import get_classifier as get_classifier
+from cityops.triage.learning import live_model as live_model
 from cityops.triage.learning import model_path as model_path
 from cityops.triage.learning import record_correction as record_correction
 from cityops.triage.learning import set_classifier as set_classifier
@@ -43,7 +44,6 @@ from cityops.triage.routing import (
     check_report_text,
     decide,
     driving_words,
-    normalise_top_k,
 )
 
 log = logging.getLogger("cityops.triage")
@@ -99,16 +99,26 @@ def route_report(
     enqueue: bool = True,
 ) -> RoutingDecision:
     """Category, place and department for one report; unsure reports join the operator queue
-    (unless ``enqueue`` is false: the caller queues it itself, see :func:`intake_report`)."""
+    (unless ``enqueue`` is false: the caller queues it itself, see :func:`intake_report`).
+
+    The gate (``gate.py``): auto when the best category reaches its calibrated threshold (an
+    administrator's threshold wins) and place and department are known; else, when the family is
+    clear, the family's department with a question for the handler; else the queue with a reason.
+    """
+    from cityops.triage import gate
+
     text = check_report_text(text)
-    classifier = classifier or get_classifier(session)
-    top = normalise_top_k(classifier.predict_top_k([text], 3)[0])
+    version = None
+    if classifier is None:
+        classifier, version = live_model(session)
+    a = gate.assess(classifier, text)
+    top = a.top
     place = _place_from_point(session, lon, lat) if lon is not None and lat is not None else None
     place = place or resolve_place(session, text)
     areas = _area_chain(place, district_code)
     suggestions = [Suggestion(c, round(p, 4), _department(session, c, areas)) for c, p in top]
     best = suggestions[0] if suggestions else None
-    threshold = get_threshold(session, best.category_code) if best else DEFAULT_THRESHOLD
+    threshold = effective_threshold(session, best.category_code, a.threshold) if best else DEFAULT_THRESHOLD
     auto, reason = decide(top, threshold, place, best.department_code if best else None)
     decision = RoutingDecision(
         category_code=best.category_code if best else None,
@@ -120,10 +130,59 @@ def route_report(
         driving_words=driving_words(classifier, text, best.category_code) if best else [],
         threshold=threshold,
         reason=reason,
+        family_code=a.family_key,
+        family_probability=round(a.family_probability, 4),
+        model_version=version,
     )
-    if not auto and enqueue:
+    if a.no_problem:
+        # Nothing to dispatch in it (a greeting, a question for another service).
+        decision.auto, decision.reason = False, "no_problem"
+        decision.category_code, decision.department_code, decision.confidence = None, None, 0.0
+    elif len(text) > gate.LONG_TEXT_CHARS and decision.auto:
+        decision.auto, decision.reason = False, "long_text"
+    elif decision.category_code in (getattr(classifier, "fallbacks", {}) or {}).values():
+        # The family's general code (不明井盖异常): it goes to the family's department, which is
+        # asked which kind it really is.
+        decision.needs_confirmation = True
+        decision.question = (
+            "请处置单位确认具体类别：" + " / ".join(_category_names(session, a.family_codes[1:6]))
+            + " · please confirm the exact category"
+        )
+    elif not decision.auto and reason == "below_threshold":
+        fallbacks = getattr(classifier, "fallbacks", {}) or {}
+        route = gate.family_route(a, fallbacks, lambda c: _department(session, c, areas))
+        if route is not None:
+            names = _category_names(session, route.candidates)
+            decision.category_code = route.category_code
+            decision.department_code = route.department_code
+            decision.needs_confirmation = True
+            decision.reason = "family_backoff"
+            decision.question = (
+                "请处置单位确认具体类别：" + " / ".join(names) + " · please confirm the exact category"
+            )
+    if not decision.auto and enqueue:
         _enqueue(session, text, lon, lat, decision)
     return decision
+
+
+def _category_names(session: Session, codes: list[str]) -> list[str]:
+    from cityops.catalog.service import get_category
+
+    out = []
+    for code in codes:
+        try:
+            out.append(f"{code} {get_category(session, code).name}")
+        except DomainError:
+            out.append(code)
+    return out
+
+
+def effective_threshold(session: Session, category_code: str, calibrated: float | None) -> float:
+    """An administrator's threshold for the category, else the model's calibrated one."""
+    row = session.get(RoutingThreshold, category_code)
+    if row is not None:
+        return float(row.threshold)
+    return float(calibrated) if calibrated is not None else DEFAULT_THRESHOLD
 
 
 def _enqueue(
@@ -418,7 +477,8 @@ def intake_report(
         session, text, lon, lat, classifier, district_code=get_settings().district_code, enqueue=False
     )
     out: dict[str, Any] = {"decision": decision.as_dict(), "case": None}
-    if decision.auto and decision.category_code:
+    confirm = decision.needs_confirmation and bool(decision.department_code)
+    if (decision.auto or confirm) and decision.category_code:
         point = (float(lon), float(lat), False) if lon is not None and lat is not None else None
         point = point or place_point(session, decision.place)
         if point is not None:
@@ -434,10 +494,12 @@ def intake_report(
                         address=address or (decision.place.name if decision.place else None),
                         reporter_name=reporter_name,
                         reporter_phone=reporter_phone,
-                        note=f"智能分拣自动立案派遣（置信度 {decision.confidence:.2f}）"
-                        f" / filed and dispatched by triage (confidence {decision.confidence:.2f})",
+                        note=_auto_note(decision),
                     )
-                out.update(outcome="dispatched" if case.state == "dispatched" else case.state, case=case)
+                outcome = "dispatched" if case.state == "dispatched" else case.state
+                if confirm and outcome == "dispatched":
+                    outcome = "dispatched_for_confirmation"
+                out.update(outcome=outcome, case=case)
                 return out
             except DomainError as exc:
                 # E.g. the place's point lies outside every grid: an operator decides instead.
@@ -446,6 +508,7 @@ def intake_report(
         else:
             decision.reason = "no_point"
         decision.auto = False
+        decision.needs_confirmation = False
     item = _enqueue(
         session,
         text,
@@ -459,6 +522,19 @@ def intake_report(
     )
     out.update(outcome="queued", decision=decision.as_dict(), queue_item=item)
     return out
+
+
+def _auto_note(decision: RoutingDecision) -> str:
+    if decision.needs_confirmation:
+        return (
+            f"智能分拣按类别族派遣（{decision.family_code}，置信度 {decision.family_probability:.2f}）；"
+            f"{decision.question}"
+            f" / dispatched to the family's department by triage; the handler confirms the exact category"
+        )
+    return (
+        f"智能分拣自动立案派遣（置信度 {decision.confidence:.2f}）"
+        f" / filed and dispatched by triage (confidence {decision.confidence:.2f})"
+    )
 
 
 def hot_issues(

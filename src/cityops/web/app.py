@@ -52,6 +52,7 @@ ROUTERS = (
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
+    "cityops.triage.routing_api:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 14:53:47.692950
+Create Date: 2026-12-03 14:59:34.537647
 """
 
 from __future__ import annotations
@@ -347,7 +347,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "source IN ('operator_queue', 'recategorized', 'misrouted_return')",
+            "source IN ('operator_queue', 'recategorized', 'misrouted_return', 'history_import')",
             name=op.f("ck_triage_corrections_source"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_triage_corrections")),
@@ -374,6 +374,51 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("triage_gazetteer", schema=None) as batch_op:
         batch_op.create_index("ix_triage_gazetteer_name", ["name"], unique=False)
+
+    op.create_table(
+        "triage_kb_edits",
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("removed", sa.Boolean(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("updated_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_triage_kb_edits")),
+    )
+    op.create_table(
+        "triage_kb_revisions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("action", sa.String(length=10), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_triage_kb_revisions")),
+    )
+    with op.batch_alter_table("triage_kb_revisions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_triage_kb_revisions_code"), ["code"], unique=False)
+
+    op.create_table(
+        "triage_model_versions",
+        sa.Column("version", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("trigger", sa.String(length=20), nullable=False),
+        sa.Column("kb_revision", sa.Integer(), nullable=False),
+        sa.Column("corrections", sa.Integer(), nullable=False),
+        sa.Column("history_rows", sa.Integer(), nullable=False),
+        sa.Column("path", sa.String(length=200), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('candidate', 'active', 'rejected', 'retired')",
+            name=op.f("ck_triage_model_versions_status"),
+        ),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_triage_model_versions")),
+    )
+    with op.batch_alter_table("triage_model_versions", schema=None) as batch_op:
+        batch_op.create_index("ix_triage_model_versions_status", ["status"], unique=False)
 
     op.create_table(
         "triage_queue",
@@ -645,6 +690,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_triage_queue_open")
 
     op.drop_table("triage_queue")
+    with op.batch_alter_table("triage_model_versions", schema=None) as batch_op:
+        batch_op.drop_index("ix_triage_model_versions_status")
+
+    op.drop_table("triage_model_versions")
+    with op.batch_alter_table("triage_kb_revisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_triage_kb_revisions_code"))
+
+    op.drop_table("triage_kb_revisions")
+    op.drop_table("triage_kb_edits")
     with op.batch_alter_table("triage_gazetteer", schema=None) as batch_op:
         batch_op.drop_index("ix_triage_gazetteer_name")
 
