@@ -1,0 +1,140 @@
+"""Keep ``evaluation_facts`` and ``evaluation_daily`` in step with the cases.
+
+:func:`refresh` rewrites the facts of some cases and then the daily rows of every day those
+facts touched before or after (so a moved deadline leaves its old day correct too).
+:func:`rebuild` does it for every case. Both are what the worker runs; requests only read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from cityops.cases import aggregates
+from cityops.evaluation.facts import fact_row
+from cityops.evaluation.models import DIMENSIONS, EvaluationDaily, EvaluationFact
+
+FILED_MEASURES = ("public_reports", "dispatched", "accurate")
+DUE_MEASURES = (
+    "due",
+    "closed",
+    "closed_on_time",
+    "handled",
+    "handled_on_time",
+    "reworked",
+    "overdue",
+    "handle_hours",
+    "handle_n",
+)
+_CODE_COLUMN = {
+    "district": EvaluationFact.district_code,
+    "street": EvaluationFact.street_code,
+    "community": EvaluationFact.community_code,
+    "grid": EvaluationFact.grid_code,
+    "department": EvaluationFact.department_code,
+    "inspector": EvaluationFact.inspector_code,
+}
+_FACTS = EvaluationFact.__table__
+_DAILY: Table = EvaluationDaily.__table__  # type: ignore[assignment]
+
+
+def _days_of(session: Session, ids: list[uuid.UUID]) -> set[date]:
+    days: set[date] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for filed, due in session.execute(
+            select(EvaluationFact.filed_day, EvaluationFact.due_day).where(EvaluationFact.case_id.in_(chunk))
+        ):
+            days.update(d for d in (filed, due) if d is not None)
+    return days
+
+
+def refresh(session: Session, case_ids: Iterable[uuid.UUID], district: str, now: datetime) -> int:
+    """Recompute the facts of ``case_ids`` and the daily rows they touch; returns days rewritten."""
+    ids = list(case_ids)
+    if not ids:
+        return 0
+    days = _days_of(session, ids)
+    cal = aggregates.calendar(session)
+    rows = [fact_row(c, district, now, cal) for c in aggregates.case_facts(session, ids)]
+    for start in range(0, len(ids), 1000):
+        session.execute(delete(EvaluationFact).where(EvaluationFact.case_id.in_(ids[start : start + 1000])))
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(_FACTS), rows[start : start + 2000])
+    days.update(d for r in rows for d in (r["filed_day"], r["due_day"]) if d is not None)
+    rebuild_days(session, sorted(days))
+    return len(days)
+
+
+def rebuild_days(session: Session, days: list[date]) -> None:
+    """Rewrite the daily rows of ``days`` from the facts (one grouped INSERT … SELECT per dimension)."""
+    for start in range(0, len(days), 200):
+        chunk = days[start : start + 200]
+        session.execute(delete(EvaluationDaily).where(EvaluationDaily.day.in_(chunk)))
+        _insert_grouped(session, EvaluationFact.filed_day.in_(chunk), EvaluationFact.due_day.in_(chunk))
+
+
+def _insert_grouped(session: Session, filed_where: Any, due_where: Any) -> None:
+    zero = literal(0)
+    for dim in DIMENSIONS:
+        code = _CODE_COLUMN[dim]
+        for kind, day_col, where, measures in (
+            ("filed", EvaluationFact.filed_day, filed_where, ("filed", *FILED_MEASURES)),
+            ("due", EvaluationFact.due_day, due_where, DUE_MEASURES),
+        ):
+            values: dict[str, Any] = {}
+            for m in ("filed", *FILED_MEASURES, *DUE_MEASURES):
+                if m not in measures:
+                    values[m] = zero
+                elif m == "filed":
+                    values[m] = func.count()
+                else:
+                    values[m] = func.sum(getattr(EvaluationFact, m))
+            cols = [day_col.label("day"), literal(dim).label("dim"), code.label("code"), literal(kind).label("kind")]
+            sel = (
+                select(*cols, *(v.label(k) for k, v in values.items()))
+                .where(where, day_col.is_not(None), code.is_not(None))
+                .group_by(day_col, code)
+            )
+            session.execute(insert(_DAILY).from_select(["day", "dim", "code", "kind", *values], sel))
+
+
+def rebuild(session: Session, district: str, now: datetime) -> dict[str, int]:
+    """Recompute every fact and every daily row from the cases (the first run, or a repair)."""
+    session.execute(delete(EvaluationDaily))
+    session.execute(delete(EvaluationFact))
+    cal = aggregates.calendar(session)
+    batch: list[dict[str, Any]] = []
+    n = 0
+    for c in aggregates.case_facts(session):
+        batch.append(fact_row(c, district, now, cal))
+        if len(batch) >= 5000:
+            session.execute(insert(_FACTS), batch)
+            n += len(batch)
+            batch = []
+    if batch:
+        session.execute(insert(_FACTS), batch)
+        n += len(batch)
+    _insert_grouped(session, EvaluationFact.filed_day.is_not(None), EvaluationFact.due_day.is_not(None))
+    days = session.scalar(select(func.count(func.distinct(EvaluationDaily.day)))) or 0
+    return {"facts": n, "days": int(days)}
+
+
+def due_between(session: Session, since: datetime, until: datetime) -> set[uuid.UUID]:
+    """Cases whose deadline passed in (since, until]: their "due" and "overdue" flags change with time."""
+    return set(
+        session.scalars(
+            select(EvaluationFact.case_id).where(EvaluationFact.deadline > since, EvaluationFact.deadline <= until)
+        )
+    )
+
+
+def measure_sums() -> list[Any]:
+    """SUM(...) of every measure of ``evaluation_daily``, labelled by its name (0 when empty)."""
+    return [func.coalesce(func.sum(getattr(EvaluationDaily, m)), 0).label(m) for m in ("filed", *FILED_MEASURES, *DUE_MEASURES)]
+
