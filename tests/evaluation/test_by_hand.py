@@ -34,8 +34,16 @@ def _from_log(session: Session) -> list[dict[str, Any]]:
         logs[row.case_id].append(row)
     out = []
     for case_id, rows in logs.items():
-        c: dict[str, Any] = {"street": streets[case_id], "deadline": None, "filed": None, "handled": None,
-                             "department": None, "reworked": False, "returned": False, "dispatched": False}
+        c: dict[str, Any] = {
+            "street": streets[case_id],
+            "deadline": None,
+            "filed": None,
+            "handled": None,
+            "department": None,
+            "reworked": False,
+            "returned": False,
+            "dispatched": False,
+        }
         for r in rows:
             data = r.data or {}
             if r.action == "create":
@@ -93,8 +101,14 @@ def test_october_matches_a_count_from_the_log(demo_session: Session, by: str, ke
         if not f["filed"] and not f["due"]:
             continue
         row = rows[unit]
-        assert (row["filed"], row["due"], row["closed"], row["closed_on_time"], row["overdue"], row["reworked"]) == (
-            f["filed"], f["due"], f["closed"], f["closed_on_time"], f["overdue"], f["reworked"]), unit
+        assert (
+            row["filed"],
+            row["due"],
+            row["closed"],
+            row["closed_on_time"],
+            row["overdue"],
+            row["reworked"],
+        ) == (f["filed"], f["due"], f["closed"], f["closed_on_time"], f["overdue"], f["reworked"]), unit
         assert row["public_reports"] == f["public"]
         if f["due"]:
             assert row["closure_rate"] == round(f["closed"] / f["due"], 4)
@@ -107,8 +121,12 @@ def test_score_follows_the_default_weights(demo_session: Session) -> None:
     rows = result["rows"]
     top = max(r["filed"] for r in rows)
     for r in rows:
-        expected = (10 * (1 - (r["supervision_report_rate"] or 0)) + 20 * r["filed"] / top
-                    + 30 * (r["closure_rate"] or 0) + 40 * (r["on_time_closure_rate"] or 0))
+        expected = (
+            10 * (1 - (r["supervision_report_rate"] or 0))
+            + 20 * r["filed"] / top
+            + 30 * (r["closure_rate"] or 0)
+            + 40 * (r["on_time_closure_rate"] or 0)
+        )
         assert r["score"] == pytest.approx(expected, abs=0.01)
     ranks = [r["rank"] for r in rows]
     assert ranks == list(range(1, len(rows) + 1))
@@ -116,7 +134,9 @@ def test_score_follows_the_default_weights(demo_session: Session) -> None:
 
 
 def test_rank_change_is_the_movement_since_september(demo_session: Session) -> None:
-    now_rows = service.evaluate(demo_session, LEADER, by="street", period="2026-10", district="330105", now=NOW)
+    now_rows = service.evaluate(
+        demo_session, LEADER, by="street", period="2026-10", district="330105", now=NOW
+    )
     before = service.evaluate(demo_session, LEADER, by="street", period="2026-09", district="330105", now=NOW)
     previous = {r["code"]: r["rank"] for r in before["rows"]}
     for r in now_rows["rows"]:

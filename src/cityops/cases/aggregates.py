@@ -19,7 +19,17 @@ from cityops.cases.calendar import working_calendar
 from cityops.cases.models import Case, CaseLog
 from cityops.kit.workcal import WorkCalendar
 
-OPEN_STATES = ("reported", "filed", "dispatched", "accepted", "returned", "handled", "rework", "verified", "parked")
+OPEN_STATES = (
+    "reported",
+    "filed",
+    "dispatched",
+    "accepted",
+    "returned",
+    "handled",
+    "rework",
+    "verified",
+    "parked",
+)
 # The clock runs (or has run out) in these states; the deadline-risk model scores them.
 RUNNING_STATES = ("dispatched", "accepted", "rework")
 
@@ -82,7 +92,9 @@ def last_log_id(session: Session) -> int:
     return int(session.scalar(select(func.max(CaseLog.id))) or 0)
 
 
-def changed_case_ids(session: Session, after_log_id: int, *, limit: int = 50_000) -> tuple[set[uuid.UUID], int]:
+def changed_case_ids(
+    session: Session, after_log_id: int, *, limit: int = 50_000
+) -> tuple[set[uuid.UUID], int]:
     """Cases with a log row newer than ``after_log_id`` and the newest log id seen.
 
     Every change of a case writes a log row, so the log's increasing id is an exact change feed
@@ -104,26 +116,30 @@ def case_facts(
     if case_ids is None:
         reworked = set(
             session.scalars(
-                select(CaseLog.case_id).where(CaseLog.action == "verify", CaseLog.to_state == "rework").distinct()
+                select(CaseLog.case_id)
+                .where(CaseLog.action == "verify", CaseLog.to_state == "rework")
+                .distinct()
             )
         )
         stmt = select(*_FACT_COLUMNS).execution_options(yield_per=batch)
         for row in session.execute(stmt):
-            yield CaseFact(*row, reworked=row.id in reworked)
+            yield CaseFact(*row, reworked=row.id in reworked)  # type: ignore[call-arg]
         return
     ids = list(case_ids)
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         for row in session.execute(select(*_FACT_COLUMNS, _REWORKED).where(Case.id.in_(chunk))):
-            yield CaseFact(*row)
+            yield CaseFact(*row)  # type: ignore[call-arg]
 
 
 def open_counts_by_grid(session: Session, area_prefix: str | None = None) -> dict[str, int]:
     """Open cases per unit grid (``area_prefix``: only grids whose code starts with it)."""
-    stmt = select(Case.grid_code, func.count()).where(Case.state.in_(OPEN_STATES), Case.grid_code.is_not(None))
+    stmt = select(Case.grid_code, func.count()).where(
+        Case.state.in_(OPEN_STATES), Case.grid_code.is_not(None)
+    )
     if area_prefix:
         stmt = stmt.where(Case.grid_code.startswith(area_prefix))
-    return {g: int(n) for g, n in session.execute(stmt.group_by(Case.grid_code))}
+    return {str(g): int(n) for g, n in session.execute(stmt.group_by(Case.grid_code))}
 
 
 def open_counts_by_department(session: Session) -> dict[str, int]:
@@ -133,7 +149,7 @@ def open_counts_by_department(session: Session) -> dict[str, int]:
         .where(Case.state.in_(RUNNING_STATES), Case.department_code.is_not(None))
         .group_by(Case.department_code)
     )
-    return {d: int(n) for d, n in session.execute(stmt)}
+    return {str(d): int(n) for d, n in session.execute(stmt)}
 
 
 @dataclass(frozen=True)
@@ -174,7 +190,9 @@ _RISK_COLUMNS = (
 )
 
 
-def finished_for_risk(session: Session, since: datetime, until: datetime, *, limit: int = 200_000) -> list[RiskRow]:
+def finished_for_risk(
+    session: Session, since: datetime, until: datetime, *, limit: int = 200_000
+) -> list[RiskRow]:
     """Cases handled in [since, until) that had a deadline: the model's training history."""
     stmt = (
         select(*_RISK_COLUMNS)
@@ -187,7 +205,7 @@ def finished_for_risk(session: Session, since: datetime, until: datetime, *, lim
         .order_by(Case.handled_at.desc())
         .limit(limit)
     )
-    return [RiskRow(*r) for r in session.execute(stmt)]
+    return [RiskRow(*r) for r in session.execute(stmt)]  # type: ignore[call-arg]
 
 
 def running_for_risk(
@@ -199,5 +217,4 @@ def running_for_risk(
         stmt = stmt.where(Case.grid_code.startswith(area_prefix))
     if department_code:
         stmt = stmt.where(Case.department_code == department_code)
-    return [RiskRow(*r) for r in session.execute(stmt)]
-
+    return [RiskRow(*r) for r in session.execute(stmt)]  # type: ignore[call-arg]

@@ -170,6 +170,16 @@ def _counts(session: Session) -> dict[str, int]:
     }
 
 
+def load_evaluation_and_indicators(session: Session, settings: Settings, now: datetime, seed: int) -> Summary:
+    """The evaluation summary of the generated cases, the indicator catalog and a year of history."""
+    from cityops.demo import indicators
+    from cityops.evaluation.tasks import rebuild_evaluation
+
+    built = rebuild_evaluation(session, now)
+    made = indicators.load(session, _district(session, settings), now, seed)
+    return {"evaluation_facts": int(built.get("facts", 0)), **{f"{k}_added": v for k, v in made.items()}}
+
+
 def load_demo(
     engine: Engine,
     settings: Settings,
@@ -220,6 +230,11 @@ def load_demo(
                 made = generate_cases(session, n=n_cases, seed=seed, now=now, district=district,
                                       prefix=settings.case_code_prefix, tick=step("历史案件 cases", n_cases))
                 summary.update({f"{k}_added": v for k, v in made.items()})
+        if n_cases > 0:
+            with unit_of_work(factory) as session:
+                tick = step("考核与指标 evaluation", 1)
+                summary.update(load_evaluation_and_indicators(session, settings, now, seed))
+                tick(1)
     with unit_of_work(factory) as session:
         summary.update(_counts(session))
     summary["status"] = "reloaded" if reset else "loaded"

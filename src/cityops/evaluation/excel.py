@@ -29,8 +29,14 @@ COLUMNS = (
     ("accurate_dispatch_rate", "准确派遣率 accurate dispatch rate"),
     ("satisfaction", "满意度 satisfaction"),
 )
-_RATES = {"closure_rate", "on_time_closure_rate", "on_time_handling_rate", "rework_rate",
-          "supervision_report_rate", "accurate_dispatch_rate"}
+_RATES = {
+    "closure_rate",
+    "on_time_closure_rate",
+    "on_time_handling_rate",
+    "rework_rate",
+    "supervision_report_rate",
+    "accurate_dispatch_rate",
+}
 
 
 def workbook(result: dict[str, Any]) -> bytes:

@@ -37,6 +37,7 @@ def fact_row(c: CaseFact, district: str, now: datetime, cal: WorkCalendar) -> di
         "grid_code": c.grid_code,
         "department_code": c.department_code,
         "inspector_code": str(c.created_by_id) if c.source == "inspector" and c.created_by_id else None,
+        "category_code": c.category_code,
         "public_reports": int(filed and c.source in PUBLIC_SOURCES),
         "dispatched": int(filed and c.dispatched_at is not None),
         "accurate": int(filed and c.dispatched_at is not None and c.returned_count == 0),

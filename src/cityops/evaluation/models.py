@@ -11,13 +11,15 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
 
 # The dimensions a case is counted under (inspector: the account that reported it on patrol).
 DIMENSIONS = ("district", "street", "community", "grid", "department", "inspector")
+# Also kept, for the indicators: per category (district-wide) and per "street|category".
+SUMMARY_DIMENSIONS = (*DIMENSIONS, "category", "street_category")
 # The counted measures, in the order of the summary's columns (see docs/evaluation.md).
 MEASURES = (
     "filed",
@@ -56,6 +58,7 @@ class EvaluationFact(Base):
     grid_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     inspector_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    category_code: Mapped[str] = mapped_column(String(20), default="")
     public_reports: Mapped[int] = mapped_column(Integer, default=0)
     dispatched: Mapped[int] = mapped_column(Integer, default=0)
     accurate: Mapped[int] = mapped_column(Integer, default=0)
@@ -80,8 +83,8 @@ class EvaluationDaily(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     day: Mapped[date] = mapped_column(Date)
-    dim: Mapped[str] = mapped_column(String(12))
-    code: Mapped[str] = mapped_column(String(40))
+    dim: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(6))
     filed: Mapped[int] = mapped_column(Integer, default=0)
     public_reports: Mapped[int] = mapped_column(Integer, default=0)
@@ -140,3 +143,15 @@ class KeyTaskMilestone(Base):
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     report: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RiskModelRecord(Base):
+    """The newest trained deadline-risk model (pickled scikit-learn objects written by our own worker)."""
+
+    __tablename__ = "risk_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    n_train: Mapped[int] = mapped_column(Integer)
+    base_rate: Mapped[float] = mapped_column(Float)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)

@@ -38,14 +38,22 @@ class Period:
 def _bad(value: str, why_zh: str, why_en: str, code: str = "invalid_period") -> Invalid:
     return Invalid(
         f"统计周期 {value!r} {why_zh}；可用格式：{FORMS}",
-        f"period {value!r} {why_en}; accepted forms: YYYY-MM, YYYY-Www, YYYY-Qn, YYYY (e.g. 2026-11, 2026-W47, 2026-Q4, 2026)",
+        f"period {value!r} {why_en}; accepted forms: YYYY-MM, YYYY-Www, YYYY-Qn, YYYY "
+        "(e.g. 2026-11, 2026-W47, 2026-Q4, 2026)",
         code=code,
         details={"field": "period", "accepted": ["YYYY-MM", "YYYY-Www", "YYYY-Qn", "YYYY"]},
     )
 
 
+def containing(kind: str, day: date) -> Period:
+    """The period of ``kind`` (day, week, month, quarter, year) containing ``day``."""
+    return _of(kind, day)
+
+
 def _of(kind: str, day: date) -> Period:
     """The period of ``kind`` containing ``day``."""
+    if kind == "day":
+        return Period(kind, day.isoformat(), day, day + timedelta(days=1))
     if kind == "month":
         start = day.replace(day=1)
         end = (start + timedelta(days=32)).replace(day=1)

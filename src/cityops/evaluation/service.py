@@ -87,7 +87,9 @@ def sums(session: Session, by: str, period: Period, code: str | None = None) -> 
     """Summed measures per unit of dimension ``by`` in ``period`` (or of the one unit ``code``)."""
     stmt = (
         select(EvaluationDaily.code, *measure_sums())
-        .where(EvaluationDaily.dim == by, EvaluationDaily.day >= period.start, EvaluationDaily.day < period.end)
+        .where(
+            EvaluationDaily.dim == by, EvaluationDaily.day >= period.start, EvaluationDaily.day < period.end
+        )
         .group_by(EvaluationDaily.code)
     )
     if code is not None:
@@ -116,10 +118,16 @@ def set_weights(session: Session, weights: dict[str, Any]) -> dict[str, float]:
     clean: dict[str, float] = {}
     for key, value in weights.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 100:
-            raise Invalid(f"权重 {key} 必须是 0–100 的数", f"weight {key} must be a number 0–100", details={"field": key})
+            raise Invalid(
+                f"权重 {key} 必须是 0–100 的数",
+                f"weight {key} must be a number 0–100",
+                details={"field": key},
+            )
         clean[key] = float(value)
     if sum(clean.values()) <= 0:
-        raise Invalid("权重之和必须大于 0", "the weights must add up to more than 0", details={"field": "weights"})
+        raise Invalid(
+            "权重之和必须大于 0", "the weights must add up to more than 0", details={"field": "weights"}
+        )
     row = session.get(EvaluationSetting, "weights")
     if row is None:
         session.add(EvaluationSetting(key="weights", value=clean, updated_at=utcnow()))
@@ -174,7 +182,9 @@ def _names(session: Session, by: str, codes: list[str], district: str) -> dict[s
 
 def _check_scope(principal: Principal, by: str) -> None:
     if principal.role == "citizen":
-        raise Forbidden("市民无权查看考核评价", "citizens may not see the evaluation", code="role_not_allowed")
+        raise Forbidden(
+            "市民无权查看考核评价", "citizens may not see the evaluation", code="role_not_allowed"
+        )
     if principal.role == "handler":
         if by != "department" or principal.department_code is None:
             raise Forbidden(
@@ -190,7 +200,9 @@ def _check_scope(principal: Principal, by: str) -> None:
             code="outside_scope",
         )
     if principal.role not in DISTRICT_VIEWERS:
-        raise Forbidden("当前角色无权查看考核评价", "this role may not see the evaluation", code="role_not_allowed")
+        raise Forbidden(
+            "当前角色无权查看考核评价", "this role may not see the evaluation", code="role_not_allowed"
+        )
 
 
 def _visible(principal: Principal, by: str, code: str) -> bool:
@@ -250,7 +262,22 @@ def totals(session: Session, period: Period, district: str, area_code: str | Non
         found = sums(session, "district", period, district)
         area_code = district
     fig = next(iter(found.values()), None)
-    empty = {k: 0.0 for k in ("filed", "public_reports", "dispatched", "accurate", "due", "closed",
-                               "closed_on_time", "handled", "handled_on_time", "reworked", "overdue",
-                               "handle_hours", "handle_n")}
+    empty = {
+        k: 0.0
+        for k in (
+            "filed",
+            "public_reports",
+            "dispatched",
+            "accurate",
+            "due",
+            "closed",
+            "closed_on_time",
+            "handled",
+            "handled_on_time",
+            "reworked",
+            "overdue",
+            "handle_hours",
+            "handle_n",
+        )
+    }
     return (fig or Figures(area_code, empty)).as_dict()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cityops.cases import aggregates
 from cityops.evaluation.facts import fact_row
-from cityops.evaluation.models import DIMENSIONS, EvaluationDaily, EvaluationFact
+from cityops.evaluation.models import SUMMARY_DIMENSIONS, EvaluationDaily, EvaluationFact
 
 FILED_MEASURES = ("public_reports", "dispatched", "accurate")
 DUE_MEASURES = (
@@ -38,8 +38,10 @@ _CODE_COLUMN = {
     "grid": EvaluationFact.grid_code,
     "department": EvaluationFact.department_code,
     "inspector": EvaluationFact.inspector_code,
+    "category": EvaluationFact.category_code,
+    "street_category": EvaluationFact.street_code + literal("|") + EvaluationFact.category_code,
 }
-_FACTS = EvaluationFact.__table__
+_FACTS: Table = EvaluationFact.__table__  # type: ignore[assignment]
 _DAILY: Table = EvaluationDaily.__table__  # type: ignore[assignment]
 
 
@@ -81,7 +83,7 @@ def rebuild_days(session: Session, days: list[date]) -> None:
 
 def _insert_grouped(session: Session, filed_where: Any, due_where: Any) -> None:
     zero = literal(0)
-    for dim in DIMENSIONS:
+    for dim in SUMMARY_DIMENSIONS:
         code = _CODE_COLUMN[dim]
         for kind, day_col, where, measures in (
             ("filed", EvaluationFact.filed_day, filed_where, ("filed", *FILED_MEASURES)),
@@ -95,9 +97,14 @@ def _insert_grouped(session: Session, filed_where: Any, due_where: Any) -> None:
                     values[m] = func.count()
                 else:
                     values[m] = func.sum(getattr(EvaluationFact, m))
-            cols = [day_col.label("day"), literal(dim).label("dim"), code.label("code"), literal(kind).label("kind")]
+            cols = [
+                day_col.label("day"),
+                literal(dim).label("dim"),
+                code.label("code"),
+                literal(kind).label("kind"),
+            ]
             sel = (
-                select(*cols, *(v.label(k) for k, v in values.items()))
+                select(*cols, *(v.label(k) for k, v in values.items()))  # type: ignore[call-overload]
                 .where(where, day_col.is_not(None), code.is_not(None))
                 .group_by(day_col, code)
             )
@@ -129,12 +136,16 @@ def due_between(session: Session, since: datetime, until: datetime) -> set[uuid.
     """Cases whose deadline passed in (since, until]: their "due" and "overdue" flags change with time."""
     return set(
         session.scalars(
-            select(EvaluationFact.case_id).where(EvaluationFact.deadline > since, EvaluationFact.deadline <= until)
+            select(EvaluationFact.case_id).where(
+                EvaluationFact.deadline > since, EvaluationFact.deadline <= until
+            )
         )
     )
 
 
 def measure_sums() -> list[Any]:
     """SUM(...) of every measure of ``evaluation_daily``, labelled by its name (0 when empty)."""
-    return [func.coalesce(func.sum(getattr(EvaluationDaily, m)), 0).label(m) for m in ("filed", *FILED_MEASURES, *DUE_MEASURES)]
-
+    return [
+        func.coalesce(func.sum(getattr(EvaluationDaily, m)), 0).label(m)
+        for m in ("filed", *FILED_MEASURES, *DUE_MEASURES)
+    ]

@@ -30,7 +30,9 @@ def refresh_evaluation(session: Session, now: datetime) -> dict[str, Any]:
     if state is None:
         mark = aggregates.last_log_id(session)
         built = summary.rebuild(session, district, now)
-        session.add(EvaluationSetting(key=WATERMARK, value={"log_id": mark, "at": now.isoformat()}, updated_at=now))
+        session.add(
+            EvaluationSetting(key=WATERMARK, value={"log_id": mark, "at": now.isoformat()}, updated_at=now)
+        )
         return {"rebuilt": True, **built}
     log_id = int(state.value.get("log_id", 0))
     since = datetime.fromisoformat(state.value.get("at", now.isoformat()))

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, utcnow
@@ -68,7 +79,10 @@ class IndicatorFigure(Base):
     """An imported figure (statistics office, environment monitoring, telemetry roll-up) per area and day."""
 
     __tablename__ = "indicator_figures"
-    __table_args__ = (UniqueConstraint("name", "area_code", "day", name="uq_indicator_figures"),)
+    __table_args__ = (
+        UniqueConstraint("name", "area_code", "day", name="uq_indicator_figures"),
+        Index("ix_indicator_figures_day", "day"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(40))

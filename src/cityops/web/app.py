@@ -32,6 +32,8 @@ log = logging.getLogger("cityops.web")
 
 # Every capability's routers, "module:attribute". Order only affects the OpenAPI listing.
 ROUTERS = (
+    # /api/v1/cases/at-risk must come before cases' /api/v1/cases/{id}, which would take "at-risk" as an id.
+    "cityops.evaluation.risk_api:router",
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
@@ -43,6 +45,8 @@ ROUTERS = (
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
+    "cityops.evaluation.api:router",
+    "cityops.indicators.api:router",
 )
 
 

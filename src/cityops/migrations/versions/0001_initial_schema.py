@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:26:46.525412
+Create Date: 2026-12-03 13:36:47.812014
 """
 
 from __future__ import annotations
@@ -219,8 +219,8 @@ def upgrade() -> None:
         "evaluation_daily",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("dim", sa.String(length=12), nullable=False),
-        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=6), nullable=False),
         sa.Column("filed", sa.Integer(), nullable=False),
         sa.Column("public_reports", sa.Integer(), nullable=False),
@@ -252,6 +252,7 @@ def upgrade() -> None:
         sa.Column("grid_code", sa.String(length=32), nullable=True),
         sa.Column("department_code", sa.String(length=32), nullable=True),
         sa.Column("inspector_code", sa.String(length=40), nullable=True),
+        sa.Column("category_code", sa.String(length=20), nullable=False),
         sa.Column("public_reports", sa.Integer(), nullable=False),
         sa.Column("dispatched", sa.Integer(), nullable=False),
         sa.Column("accurate", sa.Integer(), nullable=False),
@@ -303,6 +304,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_figures")),
         sa.UniqueConstraint("name", "area_code", "day", name="uq_indicator_figures"),
     )
+    with op.batch_alter_table("indicator_figures", schema=None) as batch_op:
+        batch_op.create_index("ix_indicator_figures_day", ["day"], unique=False)
+
     op.create_table(
         "indicator_values",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -392,6 +396,15 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_pending", ["delivered_at", "available_at"], unique=False)
 
+    op.create_table(
+        "risk_models",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("trained_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("n_train", sa.Integer(), nullable=False),
+        sa.Column("base_rate", sa.Float(), nullable=False),
+        sa.Column("blob", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_models")),
+    )
     op.create_table(
         "safety_warnings",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -686,6 +699,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_safety_warnings_area_code"))
 
     op.drop_table("safety_warnings")
+    op.drop_table("risk_models")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_pending")
 
@@ -703,6 +717,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_indicator_values_area")
 
     op.drop_table("indicator_values")
+    with op.batch_alter_table("indicator_figures", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicator_figures_day")
+
     op.drop_table("indicator_figures")
     op.drop_table("idempotency_records")
     op.drop_table("evaluation_settings")
