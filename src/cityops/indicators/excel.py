@@ -100,9 +100,8 @@ def read(data: bytes) -> list[dict[str, Any]]:
     header = [str(h or "").strip() for h in next(rows, ())]
     expected = [HEADERS[c] for c in COLUMNS]
     if header[: len(expected)] != expected:
-        wrong = next(
-            (i for i, (a, b) in enumerate(zip(header + [""] * len(expected), expected, strict=False)) if a != b), 0
-        )
+        padded = header + [""] * len(expected)
+        wrong = next((i for i, (a, b) in enumerate(zip(padded, expected, strict=False)) if a != b), 0)
         raise Invalid(
             f"第 1 行表头不对：第 {_column_letter(wrong)} 列应为 {expected[wrong]!r}",
             f"row 1 (header) is wrong: column {_column_letter(wrong)} must be {expected[wrong]!r}",
