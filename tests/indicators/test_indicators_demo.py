@@ -1,4 +1,4 @@
-"""Indicators over the small demo: catalog, history, values that agree with evaluation, warnings, Excel, API."""
+"""Indicators over the small demo: catalog, history, agreement with evaluation, warnings, Excel, API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from tests.evaluation.conftest import NOW
 
 from cityops.accounts.principal import Principal
 from cityops.config import Settings
@@ -23,7 +24,6 @@ from cityops.indicators import excel, service
 from cityops.indicators.models import Indicator, IndicatorValue
 from cityops.safety.models import Warning as SafetyWarning
 from cityops.web.app import create_app
-from tests.evaluation.conftest import NOW
 
 LEADER = Principal(id=uuid.uuid4(), username="leader-t", role="leader")
 RATES = (

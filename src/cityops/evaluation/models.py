@@ -101,6 +101,33 @@ class EvaluationDaily(Base):
     handle_n: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class EvaluationMonthly(Base):
+    """The daily rows summed per calendar month (``day`` is the month's first day): a year is 12 rows
+    per unit instead of 365."""
+
+    __tablename__ = "evaluation_monthly"
+    __table_args__ = (Index("ix_evaluation_monthly_dim_day", "dim", "day", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    dim: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(6))
+    filed: Mapped[int] = mapped_column(Integer, default=0)
+    public_reports: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched: Mapped[int] = mapped_column(Integer, default=0)
+    accurate: Mapped[int] = mapped_column(Integer, default=0)
+    due: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    handled_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reworked: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    handle_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    handle_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class EvaluationSetting(Base):
     """Small named settings: the change-feed watermark, the score weights."""
 

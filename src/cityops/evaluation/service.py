@@ -21,7 +21,7 @@ from cityops.catalog import service as catalog
 from cityops.db import utcnow
 from cityops.errors import Forbidden, Invalid, NotFound
 from cityops.evaluation import periods
-from cityops.evaluation.models import DIMENSIONS, EvaluationDaily, EvaluationSetting
+from cityops.evaluation.models import DIMENSIONS, EvaluationDaily, EvaluationMonthly, EvaluationSetting
 from cityops.evaluation.periods import Period
 from cityops.evaluation.summary import measure_sums
 
@@ -85,15 +85,17 @@ def check_dimension(by: str) -> str:
 
 def sums(session: Session, by: str, period: Period, code: str | None = None) -> dict[str, Figures]:
     """Summed measures per unit of dimension ``by`` in ``period`` (or of the one unit ``code``)."""
+    # Whole months (month, quarter, year) read the monthly roll-up; weeks and days the daily rows.
+    table: type[EvaluationDaily] | type[EvaluationMonthly] = (
+        EvaluationMonthly if period.kind in ("month", "quarter", "year") else EvaluationDaily
+    )
     stmt = (
-        select(EvaluationDaily.code, *measure_sums())
-        .where(
-            EvaluationDaily.dim == by, EvaluationDaily.day >= period.start, EvaluationDaily.day < period.end
-        )
-        .group_by(EvaluationDaily.code)
+        select(table.code, *measure_sums(table))
+        .where(table.dim == by, table.day >= period.start, table.day < period.end)
+        .group_by(table.code)
     )
     if code is not None:
-        stmt = stmt.where(EvaluationDaily.code == code)
+        stmt = stmt.where(table.code == code)
     out = {}
     for row in session.execute(stmt):
         m = row._mapping

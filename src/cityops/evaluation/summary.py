@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cityops.cases import aggregates
 from cityops.evaluation.facts import fact_row
-from cityops.evaluation.models import SUMMARY_DIMENSIONS, EvaluationDaily, EvaluationFact
+from cityops.evaluation.models import SUMMARY_DIMENSIONS, EvaluationDaily, EvaluationFact, EvaluationMonthly
 
 FILED_MEASURES = ("public_reports", "dispatched", "accurate")
 DUE_MEASURES = (
@@ -43,6 +43,8 @@ _CODE_COLUMN = {
 }
 _FACTS: Table = EvaluationFact.__table__  # type: ignore[assignment]
 _DAILY: Table = EvaluationDaily.__table__  # type: ignore[assignment]
+_MONTHLY: Table = EvaluationMonthly.__table__  # type: ignore[assignment]
+_ALL_MEASURES = ("filed", *FILED_MEASURES, *DUE_MEASURES)
 
 
 def _days_of(session: Session, ids: list[uuid.UUID]) -> set[date]:
@@ -79,6 +81,26 @@ def rebuild_days(session: Session, days: list[date]) -> None:
         chunk = days[start : start + 200]
         session.execute(delete(EvaluationDaily).where(EvaluationDaily.day.in_(chunk)))
         _insert_grouped(session, EvaluationFact.filed_day.in_(chunk), EvaluationFact.due_day.in_(chunk))
+    rebuild_months(session, sorted({d.replace(day=1) for d in days}))
+
+
+def rebuild_months(session: Session, months: list[date]) -> None:
+    """Rewrite the monthly rows of ``months`` (first days) from the daily rows."""
+    for first in months:
+        end = (first + timedelta(days=32)).replace(day=1)
+        session.execute(delete(EvaluationMonthly).where(EvaluationMonthly.day == first))
+        sel = (
+            select(
+                literal(first).label("day"),
+                EvaluationDaily.dim,
+                EvaluationDaily.code,
+                EvaluationDaily.kind,
+                *(func.sum(getattr(EvaluationDaily, m)).label(m) for m in _ALL_MEASURES),
+            )
+            .where(EvaluationDaily.day >= first, EvaluationDaily.day < end)
+            .group_by(EvaluationDaily.dim, EvaluationDaily.code, EvaluationDaily.kind)
+        )
+        session.execute(insert(_MONTHLY).from_select(["day", "dim", "code", "kind", *_ALL_MEASURES], sel))
 
 
 def _insert_grouped(session: Session, filed_where: Any, due_where: Any) -> None:
@@ -113,6 +135,7 @@ def _insert_grouped(session: Session, filed_where: Any, due_where: Any) -> None:
 
 def rebuild(session: Session, district: str, now: datetime) -> dict[str, int]:
     """Recompute every fact and every daily row from the cases (the first run, or a repair)."""
+    session.execute(delete(EvaluationMonthly))
     session.execute(delete(EvaluationDaily))
     session.execute(delete(EvaluationFact))
     cal = aggregates.calendar(session)
@@ -128,8 +151,9 @@ def rebuild(session: Session, district: str, now: datetime) -> dict[str, int]:
         session.execute(insert(_FACTS), batch)
         n += len(batch)
     _insert_grouped(session, EvaluationFact.filed_day.is_not(None), EvaluationFact.due_day.is_not(None))
-    days = session.scalar(select(func.count(func.distinct(EvaluationDaily.day)))) or 0
-    return {"facts": n, "days": int(days)}
+    all_days = list(session.scalars(select(EvaluationDaily.day).distinct()))
+    rebuild_months(session, sorted({d.replace(day=1) for d in all_days}))
+    return {"facts": n, "days": len(all_days)}
 
 
 def due_between(session: Session, since: datetime, until: datetime) -> set[uuid.UUID]:
@@ -143,9 +167,6 @@ def due_between(session: Session, since: datetime, until: datetime) -> set[uuid.
     )
 
 
-def measure_sums() -> list[Any]:
-    """SUM(...) of every measure of ``evaluation_daily``, labelled by its name (0 when empty)."""
-    return [
-        func.coalesce(func.sum(getattr(EvaluationDaily, m)), 0).label(m)
-        for m in ("filed", *FILED_MEASURES, *DUE_MEASURES)
-    ]
+def measure_sums(table: type[EvaluationDaily] | type[EvaluationMonthly] = EvaluationDaily) -> list[Any]:
+    """SUM(...) of every measure of ``table``, labelled by its name (0 when empty)."""
+    return [func.coalesce(func.sum(getattr(table, m)), 0).label(m) for m in _ALL_MEASURES]

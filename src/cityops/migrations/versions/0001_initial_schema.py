@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:36:47.812014
+Create Date: 2026-12-03 13:45:20.273928
 """
 
 from __future__ import annotations
@@ -272,6 +272,31 @@ def upgrade() -> None:
         batch_op.create_index("ix_evaluation_facts_deadline", ["deadline"], unique=False)
         batch_op.create_index("ix_evaluation_facts_due_day", ["due_day"], unique=False)
         batch_op.create_index("ix_evaluation_facts_filed_day", ["filed_day"], unique=False)
+
+    op.create_table(
+        "evaluation_monthly",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=6), nullable=False),
+        sa.Column("filed", sa.Integer(), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_monthly")),
+    )
+    with op.batch_alter_table("evaluation_monthly", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_monthly_dim_day", ["dim", "day", "code"], unique=False)
 
     op.create_table(
         "evaluation_settings",
@@ -723,6 +748,10 @@ def downgrade() -> None:
     op.drop_table("indicator_figures")
     op.drop_table("idempotency_records")
     op.drop_table("evaluation_settings")
+    with op.batch_alter_table("evaluation_monthly", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_monthly_dim_day")
+
+    op.drop_table("evaluation_monthly")
     with op.batch_alter_table("evaluation_facts", schema=None) as batch_op:
         batch_op.drop_index("ix_evaluation_facts_filed_day")
         batch_op.drop_index("ix_evaluation_facts_due_day")
