@@ -48,6 +48,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("evaluation", "cityops.evaluation.tasks:refresh_evaluation", 5.0),
         Job("indicators", "cityops.indicators.tasks:compute_indicators", 60.0),
         Job("deadline_risk", "cityops.evaluation.risk_tasks:train_risk_model", 6 * 3600.0),
+        Job("risk_scores", "cityops.evaluation.risk_tasks:score_running_cases", 120.0),
     ]
 
 

@@ -157,3 +157,9 @@ def test_at_risk_is_scoped_and_explained(demo_session: Session) -> None:
     assert mine and {r["department_code"] for r in mine} == {dept}
     with pytest.raises(Forbidden):
         risk_service.at_risk(demo_session, Principal(id=uuid.uuid4(), username="c", role="citizen"), now=NOW)
+    # The worker's stored scores give the same answer as scoring on the fly.
+    assert risk_service.score_all(demo_session, NOW)["scored"] == len(everything)
+    stored = risk_service.at_risk(demo_session, handler, now=NOW, limit=1000)
+    assert [(r["code"], r["risk"]) for r in stored] == [(r["code"], r["risk"]) for r in mine]
+    street = Principal(id=uuid.uuid4(), username="s", role="leader", area_code=everything[0]["street_code"])
+    assert {r["street_code"] for r in risk_service.at_risk(demo_session, street, now=NOW)} == {street.area_code}

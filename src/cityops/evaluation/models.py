@@ -182,3 +182,23 @@ class RiskModelRecord(Base):
     n_train: Mapped[int] = mapped_column(Integer)
     base_rate: Mapped[float] = mapped_column(Float)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RiskScore(Base):
+    """The newest risk score of one running case, written by the worker (requests only read them)."""
+
+    __tablename__ = "risk_scores"
+    __table_args__ = (Index("ix_risk_scores_risk", "risk"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(20))
+    category_code: Mapped[str] = mapped_column(String(20))
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    street_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    grid_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    remaining_hours: Mapped[float] = mapped_column(Float)
+    risk: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,3 +12,7 @@ from cityops.evaluation import risk_service
 
 def train_risk_model(session: Session, now: datetime) -> dict[str, Any]:
     return risk_service.train_and_store(session, now)
+
+
+def score_running_cases(session: Session, now: datetime) -> dict[str, Any]:
+    return risk_service.score_all(session, now)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:45:20.273928
+Create Date: 2026-12-03 13:47:50.682456
 """
 
 from __future__ import annotations
@@ -431,6 +431,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_models")),
     )
     op.create_table(
+        "risk_scores",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("category_code", sa.String(length=20), nullable=False),
+        sa.Column("department_code", sa.String(length=32), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=32), nullable=True),
+        sa.Column("deadline", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("remaining_hours", sa.Float(), nullable=False),
+        sa.Column("risk", sa.Float(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("scored_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_risk_scores")),
+    )
+    with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_risk_scores_department_code"), ["department_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_risk_scores_grid_code"), ["grid_code"], unique=False)
+        batch_op.create_index("ix_risk_scores_risk", ["risk"], unique=False)
+
+    op.create_table(
         "safety_warnings",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
@@ -724,6 +745,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_safety_warnings_area_code"))
 
     op.drop_table("safety_warnings")
+    with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_risk_scores_risk")
+        batch_op.drop_index(batch_op.f("ix_risk_scores_grid_code"))
+        batch_op.drop_index(batch_op.f("ix_risk_scores_department_code"))
+
+    op.drop_table("risk_scores")
     op.drop_table("risk_models")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_pending")
