@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cityops.areas import service as areas
@@ -396,3 +396,36 @@ def import_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     for row in clean:
         save(session, row)
     return len(clean)
+
+
+def recent_values(session: Session, area: str, codes: list[str], n: int) -> dict[str, list[dict[str, Any]]]:
+    """The last ``n`` stored values of each indicator for ``area``, oldest first."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not codes:
+        return out
+    stmt = (
+        select(IndicatorValue.indicator_code, IndicatorValue.period_start, IndicatorValue.value, IndicatorValue.level)
+        .where(IndicatorValue.area_code == area, IndicatorValue.indicator_code.in_(codes))
+        .order_by(IndicatorValue.indicator_code, IndicatorValue.period_start.desc())
+    )
+    for code, start, value, level in session.execute(stmt):
+        points = out.setdefault(code, [])
+        if len(points) < n:
+            points.append({"period_start": start.isoformat(), "value": value, "level": level})
+    return {code: list(reversed(points)) for code, points in out.items()}
+
+
+def values_by_level(session: Session, code: str, level: str, within: str | None) -> dict[str, dict[str, Any]]:
+    """The newest stored value of one indicator for every area of ``level`` (optionally inside ``within``)."""
+    length = {"street": 9, "community": 12, "grid": 15}[level]
+    stmt = (
+        select(IndicatorValue.area_code, IndicatorValue.period_start, IndicatorValue.value, IndicatorValue.level)
+        .where(IndicatorValue.indicator_code == code, func.length(IndicatorValue.area_code) == length)
+        .order_by(IndicatorValue.period_start)
+    )
+    if within:
+        stmt = stmt.where(IndicatorValue.area_code.startswith(within))
+    out: dict[str, dict[str, Any]] = {}
+    for area, start, value, lvl in session.execute(stmt):
+        out[area] = {"value": value, "level": lvl, "period_start": start.isoformat()}
+    return out

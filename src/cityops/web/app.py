@@ -47,6 +47,7 @@ ROUTERS = (
     "cityops.triage.api:warnings_router",
     "cityops.evaluation.api:router",
     "cityops.indicators.api:router",
+    "cityops.cockpit.api:router",
 )
 
 
