@@ -162,6 +162,7 @@ def cards(
     known = {i.code: i for i in indicators.list_catalog(session, active=True)}
     chosen = [c for c in codes if c in known]
     trends = indicators.recent_values(session, area, chosen, 12)
+    telemetry = indicators.has_telemetry(session)
     out = []
     for code in chosen:
         ind = known[code]
@@ -177,7 +178,7 @@ def cards(
                 "level": last["level"] if last else "normal",
                 "period_start": last["period_start"] if last else None,
                 "trend": points,
-                "status": indicators.status_of(session, ind),
+                "status": indicators.status_of(session, ind, telemetry),
             }
         )
     return out

@@ -6,6 +6,7 @@ Every figure is defined once in docs/evaluation.md. The sums come from ``evaluat
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,7 +167,24 @@ def _ranked(session: Session, by: str, period: Period, weights: dict[str, float]
     return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
 
 
+_NAMES_TTL = 300.0
+_names_cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+
 def _names(session: Session, by: str, codes: list[str], district: str) -> dict[str, str]:
+    """Display names of the units (cached five minutes per database: areas and departments rarely change)."""
+    if by == "inspector":
+        return _load_names(session, by, codes)
+    key = (str(session.get_bind().engine.url), by)
+    hit = _names_cache.get(key)
+    if hit and time.monotonic() - hit[0] < _NAMES_TTL and all(c in hit[1] for c in codes):
+        return hit[1]
+    names = _load_names(session, by, codes)
+    _names_cache[key] = (time.monotonic(), names)
+    return names
+
+
+def _load_names(session: Session, by: str, codes: list[str]) -> dict[str, str]:
     if by == "department":
         return {d.code: d.name for d in catalog.list_departments(session)}
     if by == "inspector":
@@ -178,8 +196,7 @@ def _names(session: Session, by: str, codes: list[str], district: str) -> dict[s
                 continue
             out[code] = user.display_name or user.username
         return out
-    level = "district" if by == "district" else by
-    return {a.code: a.name for a in areas.list_areas(session, level=level)}
+    return {a.code: a.name for a in areas.list_areas(session, level="district" if by == "district" else by)}
 
 
 def _check_scope(principal: Principal, by: str) -> None:

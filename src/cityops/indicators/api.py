@@ -92,6 +92,7 @@ def list_indicators(
             warn=False,
         )
         values = service.latest_values(session, code)
+    telemetry = service.has_telemetry(session)
     out = []
     for ind in inds:
         v = values.get(ind.code)
@@ -109,7 +110,7 @@ def list_indicators(
                 "period_start": v.period_start.isoformat() if v else None,
                 "direction": ind.direction,
                 "area": code,
-                "status": service.status_of(session, ind),
+                "status": service.status_of(session, ind, telemetry),
                 "updated_at": (v.computed_at if v else ind.updated_at).isoformat(),
             }
         )

@@ -148,15 +148,20 @@ def indicator_dict(ind: Indicator) -> dict[str, Any]:
     return {f: getattr(ind, f) for f in FIELDS} | {"updated_at": ind.updated_at.isoformat()}
 
 
-def status_of(session: Session, ind: Indicator) -> str:
+def has_telemetry(session: Session) -> bool:
+    """Whether intake has delivered any telemetry roll-up yet."""
+    return (
+        session.scalar(select(IndicatorFigure.id).where(IndicatorFigure.source == "telemetry").limit(1))
+        is not None
+    )
+
+
+def status_of(session: Session, ind: Indicator, telemetry: bool | None = None) -> str:
     """ "ok", or "waiting_for_intake" for a vital sign whose telemetry has not arrived yet."""
     if ind.kind == "expression" and "telemetry(" in ind.definition:
-        has = session.scalar(select(IndicatorFigure.id).where(IndicatorFigure.source == "telemetry").limit(1))
+        has = has_telemetry(session) if telemetry is None else telemetry
         return "ok" if has else "waiting_for_intake"
     return "ok"
-
-
-# -- computing ---------------------------------------------------------------------------------
 
 
 def period_of(ind_period: str, day: date) -> Period:
@@ -323,16 +328,23 @@ def _raise(
 
 
 def latest_values(session: Session, area: str, codes: list[str] | None = None) -> dict[str, IndicatorValue]:
-    """The newest stored value of each indicator for ``area``."""
-    stmt = (
-        select(IndicatorValue).where(IndicatorValue.area_code == area).order_by(IndicatorValue.period_start)
-    )
+    """The newest stored value of each indicator for ``area`` (one row per indicator is read)."""
+    newest = select(
+        IndicatorValue.indicator_code, func.max(IndicatorValue.period_start).label("start")
+    ).where(IndicatorValue.area_code == area)
     if codes:
-        stmt = stmt.where(IndicatorValue.indicator_code.in_(codes))
-    out: dict[str, IndicatorValue] = {}
-    for v in session.scalars(stmt):
-        out[v.indicator_code] = v  # ordered by period: the last one wins
-    return out
+        newest = newest.where(IndicatorValue.indicator_code.in_(codes))
+    sub = newest.group_by(IndicatorValue.indicator_code).subquery()
+    stmt = (
+        select(IndicatorValue)
+        .join(
+            sub,
+            (IndicatorValue.indicator_code == sub.c.indicator_code)
+            & (IndicatorValue.period_start == sub.c.start),
+        )
+        .where(IndicatorValue.area_code == area)
+    )
+    return {v.indicator_code: v for v in session.scalars(stmt)}
 
 
 def history(
@@ -404,7 +416,12 @@ def recent_values(session: Session, area: str, codes: list[str], n: int) -> dict
     if not codes:
         return out
     stmt = (
-        select(IndicatorValue.indicator_code, IndicatorValue.period_start, IndicatorValue.value, IndicatorValue.level)
+        select(
+            IndicatorValue.indicator_code,
+            IndicatorValue.period_start,
+            IndicatorValue.value,
+            IndicatorValue.level,
+        )
         .where(IndicatorValue.area_code == area, IndicatorValue.indicator_code.in_(codes))
         .order_by(IndicatorValue.indicator_code, IndicatorValue.period_start.desc())
     )
@@ -419,7 +436,9 @@ def values_by_level(session: Session, code: str, level: str, within: str | None)
     """The newest stored value of one indicator for every area of ``level`` (optionally inside ``within``)."""
     length = {"street": 9, "community": 12, "grid": 15}[level]
     stmt = (
-        select(IndicatorValue.area_code, IndicatorValue.period_start, IndicatorValue.value, IndicatorValue.level)
+        select(
+            IndicatorValue.area_code, IndicatorValue.period_start, IndicatorValue.value, IndicatorValue.level
+        )
         .where(IndicatorValue.indicator_code == code, func.length(IndicatorValue.area_code) == length)
         .order_by(IndicatorValue.period_start)
     )
