@@ -49,11 +49,15 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("indicators", "cityops.indicators.tasks:compute_indicators", 60.0),
         Job("deadline_risk", "cityops.evaluation.risk_tasks:train_risk_model", 6 * 3600.0),
         Job("risk_scores", "cityops.evaluation.risk_tasks:score_running_cases", 120.0),
+        Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
 
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        from cityops.wiring import wire
+
+        wire()  # jobs change cases too: the event subscribers must be in place
         self.factory = factory
         self.jobs = jobs
         self.stop_event = threading.Event()

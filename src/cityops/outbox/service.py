@@ -24,6 +24,7 @@ TITLES = {
     "case.warning": "案卷即将超期 / A case is about to be overdue",
     "case.closed": "您反映的问题已办结 / Your report has been closed",
     "case.escalated": "案卷被督办 / A case is under supervision",
+    "system.subscriber_failed": "后台处理出错，请查看日志 / A background step failed; see the log",
 }
 MAX_ATTEMPTS = 8
 
