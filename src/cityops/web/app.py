@@ -58,6 +58,7 @@ ROUTERS = (
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
+    "cityops.cockpit.pages:router",
 )
 
 
