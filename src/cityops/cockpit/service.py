@@ -219,13 +219,20 @@ def hot_issues(session: Session, principal: Principal, district: str, days: int 
 def rankings(
     session: Session, principal: Principal, district: str, by: str = "street", period: str | None = None
 ) -> dict[str, Any]:
+    """The ranking of this month, or of last month while this one has nothing ranked yet (its first days)."""
     if principal.area_code and by in ("street", "department"):
         by = "community"
-    return evaluation.evaluate(session, principal, by=by, period=period, district=district)
+    result = evaluation.evaluate(session, principal, by=by, period=period, district=district)
+    if period is None and not any(r["rank"] for r in result["rows"]):
+        result = evaluation.evaluate(
+            session, principal, by=by, period=result["previous_period"], district=district
+        )
+    return result
 
 
 def at_risk(session: Session, principal: Principal, limit: int = 10) -> list[dict[str, Any]]:
-    return risk_service.at_risk(session, principal, limit=limit)
+    """The running cases most likely to miss a deadline that is still ahead."""
+    return risk_service.at_risk(session, principal, limit=limit, upcoming_only=True)
 
 
 def overview(

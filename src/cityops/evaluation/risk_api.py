@@ -17,7 +17,8 @@ router = APIRouter(prefix="/api/v1/cases", tags=["evaluation"])
 def at_risk(
     session: SessionDep,
     limit: int = Query(100, ge=1, le=1000),
+    upcoming_only: bool = Query(False, description="only cases whose deadline is still ahead"),
     principal: Principal = Depends(current_principal),
 ) -> list[dict[str, Any]]:
     """Running cases the caller may see with ``risk`` (0–1, calibrated) and ``reasons``, riskiest first."""
-    return risk_service.at_risk(session, principal, limit=limit)
+    return risk_service.at_risk(session, principal, limit=limit, upcoming_only=upcoming_only)

@@ -133,7 +133,12 @@ def _public(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def at_risk(
-    session: Session, principal: Principal, *, limit: int = 100, now: datetime | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    limit: int = 100,
+    now: datetime | None = None,
+    upcoming_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Running cases the caller may see, highest risk first, each with its reasons.
 
@@ -143,6 +148,8 @@ def at_risk(
     now = now or utcnow()
     scope = _scope(principal)
     stmt = select(RiskScore).order_by(RiskScore.risk.desc(), RiskScore.deadline).limit(limit)
+    if upcoming_only:  # not yet overdue: the ones a dispatcher can still save
+        stmt = stmt.where(RiskScore.deadline > now)
     if scope[0] == "department":
         stmt = stmt.where(RiskScore.department_code == scope[1])
     elif scope[0] == "area":
@@ -163,6 +170,8 @@ def at_risk(
     else:
         rows = aggregates.running_for_risk(session)
     scored = sorted(_score(session, rows, now), key=lambda d: (-d["risk"], d["deadline_at"]))
+    if upcoming_only:
+        scored = [d for d in scored if d["deadline_at"] > now]
     return [_public(d) for d in scored[:limit]]
 
 

@@ -90,8 +90,17 @@
     el.appendChild(svg);
   }
 
+  function initChart(el) {
+    if (el._cockpitChart || typeof echarts === "undefined") return;
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption(JSON.parse(el.getAttribute("data-option")));
+    el._cockpitChart = chart;
+    window.addEventListener("resize", function () { chart.resize(); });
+  }
+
   function initAll(root) {
     (root || document).querySelectorAll(".cockpit-map").forEach(initMap);
+    (root || document).querySelectorAll(".cockpit-chart[data-option]").forEach(initChart);
     (root || document).querySelectorAll(".spark").forEach(sparkline);
     (root || document).querySelectorAll("[data-print]").forEach(function (b) {
       if (b._bound) return;
