@@ -54,6 +54,7 @@ ROUTERS = (
     "cityops.evaluation.api:router",
     "cityops.indicators.api:router",
     "cityops.cockpit.api:router",
+    "cityops.evaluation.keytasks_api:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
