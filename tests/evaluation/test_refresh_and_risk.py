@@ -162,4 +162,6 @@ def test_at_risk_is_scoped_and_explained(demo_session: Session) -> None:
     stored = risk_service.at_risk(demo_session, handler, now=NOW, limit=1000)
     assert [(r["code"], r["risk"]) for r in stored] == [(r["code"], r["risk"]) for r in mine]
     street = Principal(id=uuid.uuid4(), username="s", role="leader", area_code=everything[0]["street_code"])
-    assert {r["street_code"] for r in risk_service.at_risk(demo_session, street, now=NOW)} == {street.area_code}
+    assert {r["street_code"] for r in risk_service.at_risk(demo_session, street, now=NOW)} == {
+        street.area_code
+    }
