@@ -70,6 +70,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engi
         cleanup()
 
 
+def _wait_until(page: object, script: str, timeout: float = 60.0) -> None:
+    """Poll ``script`` in the page: its CSP forbids eval, which wait_for_function needs."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"timed out waiting for {script}"
+        time.sleep(0.25)
+
+
 def _closable(engine: Engine) -> tuple[str, str]:
     with unit_of_work(make_sessionmaker(engine)) as s:
         row = s.execute(
@@ -110,8 +118,8 @@ def test_cockpit_fills_and_follows_a_closure(server: tuple[str, Engine]) -> None
             page.wait_for_selector("#panel-risk table")
             page.wait_for_selector("#panel-trend canvas")
             page.wait_for_selector("#cockpit-map.leaflet-container")
-            page.wait_for_function(
-                "document.querySelector('#cockpit-map').getAttribute('data-heat-total') !== null"
+            _wait_until(
+                page, "document.querySelector('#cockpit-map').getAttribute('data-heat-total') !== null"
             )
             assert page.locator(".ind-card").count() >= 8
             assert page.locator("#panel-rankings tbody tr td.move").count() >= 1  # ranked rows
@@ -131,9 +139,7 @@ def test_cockpit_fills_and_follows_a_closure(server: tuple[str, Engine]) -> None
                     )
                 assert api.post(f"/api/v1/cases/{code}/close", json={}, headers=h).status_code == 200
 
-            page.wait_for_function(
-                f"Number(document.querySelector('#kpi-open').textContent) === {before - 1}", timeout=20_000
-            )
+            _wait_until(page, f"Number(document.querySelector('#kpi-open').textContent) === {before - 1}", 30)
             assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
         finally:
             browser.close()
