@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:58:03.412028
+Create Date: 2026-12-03 14:40:55.630946
 """
 
 from __future__ import annotations
