@@ -470,20 +470,27 @@ def figure_rows(district: str, streets: list[str], now: datetime, seed: int) -> 
     return rows
 
 
-def load(session: Session, district: str, now: datetime, seed: int) -> dict[str, int]:
+def load(session: Session, district: str, now: datetime, seed: int, n_cases: int = 20_000) -> dict[str, int]:
     """The catalog, a year of figures and the backfilled history (district, streets, communities)."""
     added = service.save_many(session, CATALOG)
     streets = [a.code for a in areas.list_areas(session, level="street")]
     session.execute(delete(IndicatorFigure).where(IndicatorFigure.source == "demo"))
-    rows = figure_rows(district, streets, now, seed)
+    # A small demo (tests) gets the district's figures only: a twentieth of the rows.
+    rows = figure_rows(district, streets if n_cases >= 5000 else [], now, seed)
     for start in range(0, len(rows), 5000):
         session.execute(insert(IndicatorFigure), rows[start : start + 5000])
-    values = backfill(session, district, now, rows)
+    # A small demo (tests) skips the communities' history: they are computed on demand anyway.
+    values = backfill(session, district, now, rows, communities=n_cases >= 5000)
     return {"indicators": added, "figures": len(rows), "indicator_values": values}
 
 
 def backfill(
-    session: Session, district: str, now: datetime, figures: list[dict[str, Any]] | None = None
+    session: Session,
+    district: str,
+    now: datetime,
+    figures: list[dict[str, Any]] | None = None,
+    *,
+    communities: bool = True,
 ) -> int:
     """Compute the past year's values (no warnings), then the current period's (with warnings).
 
@@ -499,7 +506,10 @@ def backfill(
     # Communities get the evaluation figures only (category counts are kept per street and district).
     governance = [i for i in monthly if i.domain == "基层治理"]
     while month < date(today.year, today.month, 1):
-        for level, chosen in (("district", monthly), ("street", monthly), ("community", governance)):
+        plan = [("district", monthly), ("street", monthly)] + (
+            [("community", governance)] if communities else []
+        )
+        for level, chosen in plan:
             written += service.compute(
                 session, level=level, day=month, district=district, now=now, indicators=chosen, warn=False
             )

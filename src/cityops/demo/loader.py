@@ -170,13 +170,15 @@ def _counts(session: Session) -> dict[str, int]:
     }
 
 
-def load_evaluation_and_indicators(session: Session, settings: Settings, now: datetime, seed: int) -> Summary:
+def load_evaluation_and_indicators(
+    session: Session, settings: Settings, now: datetime, seed: int, n_cases: int = 20_000
+) -> Summary:
     """The evaluation summary of the generated cases, the indicator catalog and a year of history."""
     from cityops.demo import indicators
     from cityops.evaluation.tasks import rebuild_evaluation
 
     built = rebuild_evaluation(session, now)
-    made = indicators.load(session, _district(session, settings), now, seed)
+    made = indicators.load(session, _district(session, settings), now, seed, n_cases)
     return {"evaluation_facts": int(built.get("facts", 0)), **{f"{k}_added": v for k, v in made.items()}}
 
 
@@ -238,7 +240,7 @@ def load_demo(
         if n_cases > 0:
             with unit_of_work(factory) as session:
                 tick = step("考核与指标 evaluation", 1)
-                summary.update(load_evaluation_and_indicators(session, settings, now, seed))
+                summary.update(load_evaluation_and_indicators(session, settings, now, seed, n_cases))
                 tick(1)
     with unit_of_work(factory) as session:
         summary.update(_counts(session))
