@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "cityops.evaluation.models",
     "cityops.indicators.models",
     "cityops.web.idempotency",
+    "cityops.kit.caches",
 )
 
 
