@@ -15,6 +15,8 @@ MODEL_MODULES = (
     "cityops.attachments.models",
     "cityops.triage.models",
     "cityops.safety.models",
+    "cityops.evaluation.models",
+    "cityops.indicators.models",
     "cityops.web.idempotency",
     "cityops.kit.caches",
 )

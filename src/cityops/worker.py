@@ -46,6 +46,10 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
         Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
         *_retrain_jobs(settings),
+        Job("evaluation", "cityops.evaluation.tasks:refresh_evaluation", 5.0),
+        Job("indicators", "cityops.indicators.tasks:compute_indicators", 60.0),
+        Job("deadline_risk", "cityops.evaluation.risk_tasks:train_risk_model", 6 * 3600.0),
+        Job("risk_scores", "cityops.evaluation.risk_tasks:score_running_cases", 120.0),
         Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
 

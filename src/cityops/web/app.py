@@ -38,6 +38,8 @@ log = logging.getLogger("cityops.web")
 
 # Every capability's routers, "module:attribute". Order only affects the OpenAPI listing.
 ROUTERS = (
+    # /api/v1/cases/at-risk must come before cases' /api/v1/cases/{id}, which would take "at-risk" as an id.
+    "cityops.evaluation.api:risk_router",
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
@@ -53,10 +55,15 @@ ROUTERS = (
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
     "cityops.triage.routing_api:router",
+    "cityops.evaluation.api:router",
+    "cityops.indicators.api:router",
+    "cityops.cockpit.api:router",
+    "cityops.evaluation.api:keytasks_router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
+    "cityops.cockpit.pages:router",
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 14:59:34.537647
+Create Date: 2026-12-03 15:00:06.591165
 """
 
 from __future__ import annotations
@@ -248,6 +248,96 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code", name=op.f("pk_departments")),
     )
     op.create_table(
+        "evaluation_daily",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=6), nullable=False),
+        sa.Column("filed", sa.Integer(), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_daily")),
+    )
+    with op.batch_alter_table("evaluation_daily", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_daily_dim_day", ["dim", "day", "code"], unique=False)
+
+    op.create_table(
+        "evaluation_facts",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("filed_day", sa.Date(), nullable=True),
+        sa.Column("due_day", sa.Date(), nullable=True),
+        sa.Column("deadline", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("district_code", sa.String(length=20), nullable=False),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("community_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=32), nullable=True),
+        sa.Column("department_code", sa.String(length=32), nullable=True),
+        sa.Column("inspector_code", sa.String(length=40), nullable=True),
+        sa.Column("category_code", sa.String(length=20), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.Column("computed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_evaluation_facts")),
+    )
+    with op.batch_alter_table("evaluation_facts", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_facts_deadline", ["deadline"], unique=False)
+        batch_op.create_index("ix_evaluation_facts_due_day", ["due_day"], unique=False)
+        batch_op.create_index("ix_evaluation_facts_filed_day", ["filed_day"], unique=False)
+
+    op.create_table(
+        "evaluation_monthly",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=6), nullable=False),
+        sa.Column("filed", sa.Integer(), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_monthly")),
+    )
+    with op.batch_alter_table("evaluation_monthly", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_monthly_dim_day", ["dim", "day", "code"], unique=False)
+
+    op.create_table(
+        "evaluation_settings",
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("updated_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_evaluation_settings")),
+    )
+    op.create_table(
         "idempotency_records",
         sa.Column("caller", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -259,6 +349,79 @@ def upgrade() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("caller", "key", name=op.f("pk_idempotency_records")),
+    )
+    op.create_table(
+        "indicator_figures",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("area_code", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("samples", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_figures")),
+        sa.UniqueConstraint("name", "area_code", "day", name="uq_indicator_figures"),
+    )
+    with op.batch_alter_table("indicator_figures", schema=None) as batch_op:
+        batch_op.create_index("ix_indicator_figures_day", ["day"], unique=False)
+
+    op.create_table(
+        "indicator_values",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("indicator_code", sa.String(length=40), nullable=False),
+        sa.Column("area_code", sa.String(length=32), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("computed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_values")),
+        sa.UniqueConstraint("indicator_code", "area_code", "period_start", name="uq_indicator_values"),
+    )
+    with op.batch_alter_table("indicator_values", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_indicator_values_area", ["area_code", "indicator_code", "period_start"], unique=False
+        )
+
+    op.create_table(
+        "indicators",
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("domain", sa.String(length=40), nullable=False),
+        sa.Column("theme", sa.String(length=60), nullable=False),
+        sa.Column("unit", sa.String(length=20), nullable=False),
+        sa.Column("period", sa.String(length=8), nullable=False),
+        sa.Column("owner", sa.String(length=60), nullable=False),
+        sa.Column("direction", sa.String(length=14), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("definition", sa.Text(), nullable=False),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "direction IN ('higher_better', 'lower_better')", name=op.f("ck_indicators_direction")
+        ),
+        sa.CheckConstraint("kind IN ('expression', 'aggregate')", name=op.f("ck_indicators_kind")),
+        sa.CheckConstraint("period IN ('day', 'week', 'month')", name=op.f("ck_indicators_period")),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_indicators")),
+    )
+    with op.batch_alter_table("indicators", schema=None) as batch_op:
+        batch_op.create_index("ix_indicators_domain_theme", ["domain", "theme"], unique=False)
+
+    op.create_table(
+        "key_tasks",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("goal", sa.Text(), nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=False),
+        sa.Column("posted_by", sa.Uuid(), nullable=False),
+        sa.Column("posted_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
+        sa.Column("taken_by_unit", sa.String(length=40), nullable=True),
+        sa.Column("taken_by_user", sa.Uuid(), nullable=True),
+        sa.Column("taken_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_tasks")),
     )
     op.create_table(
         "notifications",
@@ -302,6 +465,36 @@ def upgrade() -> None:
     with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_revoked_tokens_expires_at"), ["expires_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_revoked_tokens_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "risk_models",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("trained_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("n_train", sa.Integer(), nullable=False),
+        sa.Column("base_rate", sa.Float(), nullable=False),
+        sa.Column("blob", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_models")),
+    )
+    op.create_table(
+        "risk_scores",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("category_code", sa.String(length=20), nullable=False),
+        sa.Column("department_code", sa.String(length=32), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=32), nullable=True),
+        sa.Column("deadline", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("remaining_hours", sa.Float(), nullable=False),
+        sa.Column("risk", sa.Float(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("scored_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_risk_scores")),
+    )
+    with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_risk_scores_department_code"), ["department_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_risk_scores_grid_code"), ["grid_code"], unique=False)
+        batch_op.create_index("ix_risk_scores_risk", ["risk"], unique=False)
 
     op.create_table(
         "safety_warnings",
@@ -621,6 +814,27 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "key_task_milestones",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("task_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("due", sa.Date(), nullable=False),
+        sa.Column("weight", sa.Float(), nullable=False),
+        sa.Column("done_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("report", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["key_tasks.id"],
+            name=op.f("fk_key_task_milestones_task_id_key_tasks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_task_milestones")),
+    )
+    with op.batch_alter_table("key_task_milestones", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_task_milestones_task_id"), ["task_id"], unique=False)
+
+    op.create_table(
         "users",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -653,6 +867,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_department_code"))
 
     op.drop_table("users")
+    with op.batch_alter_table("key_task_milestones", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_task_milestones_task_id"))
+
+    op.drop_table("key_task_milestones")
     with op.batch_alter_table("category_time_limits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_category_time_limits_category_code"))
 
@@ -714,6 +932,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_safety_warnings_area_code"))
 
     op.drop_table("safety_warnings")
+    with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_risk_scores_risk")
+        batch_op.drop_index(batch_op.f("ix_risk_scores_grid_code"))
+        batch_op.drop_index(batch_op.f("ix_risk_scores_department_code"))
+
+    op.drop_table("risk_scores")
+    op.drop_table("risk_models")
     with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_revoked_tokens_user_id"))
         batch_op.drop_index(batch_op.f("ix_revoked_tokens_expires_at"))
@@ -727,7 +952,35 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notifications_recipient")
 
     op.drop_table("notifications")
+    op.drop_table("key_tasks")
+    with op.batch_alter_table("indicators", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicators_domain_theme")
+
+    op.drop_table("indicators")
+    with op.batch_alter_table("indicator_values", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicator_values_area")
+
+    op.drop_table("indicator_values")
+    with op.batch_alter_table("indicator_figures", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicator_figures_day")
+
+    op.drop_table("indicator_figures")
     op.drop_table("idempotency_records")
+    op.drop_table("evaluation_settings")
+    with op.batch_alter_table("evaluation_monthly", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_monthly_dim_day")
+
+    op.drop_table("evaluation_monthly")
+    with op.batch_alter_table("evaluation_facts", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_facts_filed_day")
+        batch_op.drop_index("ix_evaluation_facts_due_day")
+        batch_op.drop_index("ix_evaluation_facts_deadline")
+
+    op.drop_table("evaluation_facts")
+    with op.batch_alter_table("evaluation_daily", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_daily_dim_day")
+
+    op.drop_table("evaluation_daily")
     op.drop_table("departments")
     with op.batch_alter_table("categories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_categories_kind"))
