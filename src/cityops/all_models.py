@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "cityops.attachments.models",
     "cityops.triage.models",
     "cityops.safety.models",
+    "cityops.intake.models",
     "cityops.web.idempotency",
 )
 

@@ -45,6 +45,10 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("outbox", "cityops.outbox.tasks:deliver_outbox", settings.outbox_interval_seconds),
         Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
         Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
+        # Self-correction and re-check windows are minutes long: look every few seconds.
+        Job("intake_windows", "cityops.intake.tasks:windows", settings.outbox_interval_seconds),
+        Job("intake_sensors", "cityops.intake.tasks:sensors", settings.worker_interval_seconds),
+        Job("intake_retention", "cityops.intake.tasks:retention", 86400.0),
     ]
 
 

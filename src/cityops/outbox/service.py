@@ -6,6 +6,7 @@ and a change that commits is never lost, even if the process dies before deliver
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +25,11 @@ TITLES = {
     "case.warning": "案卷即将超期 / A case is about to be overdue",
     "case.closed": "您反映的问题已办结 / Your report has been closed",
     "case.escalated": "案卷被督办 / A case is under supervision",
+    "merchant.notice": "城市眼提醒：请在时限内自行整改 / Camera notice: please correct it yourself in time",
+    "report.outcome": "您反映的问题有了结果 / The case you reported on has an outcome",
 }
 MAX_ATTEMPTS = 8
+log = logging.getLogger("cityops.outbox")
 
 
 def enqueue(session: Session, topic: str, payload: dict[str, Any], recipients: list[str]) -> OutboxMessage:
@@ -35,9 +39,22 @@ def enqueue(session: Session, topic: str, payload: dict[str, Any], recipients: l
     return message
 
 
+def log_sms(recipient: str, title: str, payload: dict[str, Any]) -> None:
+    """The default SMS gateway: it only logs (a real gateway replaces ``SENDERS["sms"]``)."""
+    log.info("SMS to %s: %s %s", recipient.removeprefix("sms:"), title, payload.get("text", ""))
+
+
+# Recipients with these prefixes are also sent out through a gateway ("sms:<phone>"). A sender
+# that raises makes the message retry with backoff, like any failed delivery.
+SENDERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {"sms": log_sms}
+
+
 def _to_notifications(session: Session, message: OutboxMessage) -> None:
     title = TITLES.get(message.topic, message.topic)
     for recipient in message.recipients:
+        sender = SENDERS.get(recipient.split(":", 1)[0])
+        if sender is not None:
+            sender(recipient, title, message.payload)
         session.add(
             Notification(
                 outbox_id=message.id,

@@ -43,6 +43,7 @@ ROUTERS = (
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
+    "cityops.intake.api:router",
 )
 
 
