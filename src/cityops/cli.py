@@ -83,17 +83,24 @@ def worker(once: bool = typer.Option(False, help="run every job once and exit"))
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    w = Worker(make_sessionmaker(_engine()), default_jobs(settings))
+    factory = make_sessionmaker(_engine())
+    w = Worker(factory, default_jobs(settings))
     if once:
         results = w.run_due()
         typer.echo(json.dumps(results, ensure_ascii=False, default=str))
         if "failed" in results.values():
             raise typer.Exit(1)
         return
+    from cityops.worker import start_subscribers
+
+    subscribers = start_subscribers(factory, settings)
     try:
         w.run_forever()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
 
 
 @app.command()

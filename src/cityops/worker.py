@@ -52,6 +52,24 @@ def default_jobs(settings: Settings) -> list[Job]:
     ]
 
 
+def start_subscribers(factory: sessionmaker[Session], settings: Settings) -> list[Any]:
+    """Start the message subscribers beside the polling jobs (MQTT telemetry when a broker answers).
+
+    Returns objects with ``stop()``.
+    """
+    if not settings.mqtt_url:
+        return []
+    import os
+    import socket
+
+    from cityops.intake.mqtt import start_if_broker
+
+    # Unique per process by default; production sets a stable id per worker (docs/operations.md).
+    client_id = settings.mqtt_client_id or f"cityops-{socket.gethostname()}-{os.getpid()}"
+    subscriber = start_if_broker(factory, settings.mqtt_url, client_id)
+    return [subscriber] if subscriber is not None else []
+
+
 class Worker:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
         self.factory = factory
