@@ -125,7 +125,7 @@ def _route_and_create(
     from cityops.triage import service as triage
 
     category = data.category_code
-    auto = False
+    auto = approximate = False
     if category is None:
         decision = triage.route_report(
             session,
@@ -161,6 +161,17 @@ def _route_and_create(
             report.lon, report.lat = point
             loc = locate_point(session, report.lon, report.lat)
             report.street_code, report.grid_code = loc.street_code, loc.grid_code
+    if report.lon is None and category is not None:
+        # A category but only an address (a hotline call, an Open311 address_string): place it
+        # from the text, flagged approximate.
+        found = triage.place_point(
+            session, triage.resolve_place(session, f"{report.address or ''} {report.text}")
+        )
+        if found is not None:
+            loc = locate_point(session, found[0], found[1])
+            report.lon, report.lat = float(loc.lon), float(loc.lat)
+            report.street_code, report.grid_code = loc.street_code, loc.grid_code
+            approximate = True
     if report.lon is None or report.lat is None:
         raise Invalid(
             "请提供问题位置（lon/lat）",
@@ -177,6 +188,7 @@ def _route_and_create(
         address=report.address,
         reporter_name=report.reporter_name,
         reporter_phone=report.reporter_phone,
+        location_approximate=approximate,
     )
     case = cases.create_case(session, principal, case_data, now=now)
     if auto:

@@ -44,6 +44,7 @@ ROUTERS = (
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
     "cityops.intake.api:router",
+    "cityops.intake.open311_api:router",
 )
 
 
