@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from cityops.config import Settings
 from cityops.db import make_sessionmaker, unit_of_work, utcnow
-from cityops.intake import counters, registry, telemetry
+from cityops.intake import counters, registry, tasks, telemetry
 from cityops.intake.camera import sign
 from cityops.intake.demo import DEMO_WATER
 from cityops.intake.models import Device, Signal, TelemetryReading
@@ -208,12 +208,18 @@ def test_mqtt_threshold_through_the_shared_broker(world: tuple[Engine, Settings]
         assert _wait(lambda: _readings(engine, device) == 50)
         assert _wait(lambda: sub.stats["acked"] >= 50)
         with unit_of_work(make_sessionmaker(engine)) as s:
+            signal = s.scalars(
+                select(Signal).where(Signal.source_id == device, Signal.rule == "level_high")
+            ).one()
+            assert (
+                signal.count == 50 and signal.state == "filing"
+            )  # the subscriber leaves the case to the worker
+            assert tasks.windows(s, utcnow())["cases_filed"] >= 1
+        with unit_of_work(make_sessionmaker(engine)) as s:
             signals = s.scalars(
                 select(Signal).where(Signal.source_id == device, Signal.rule == "level_high")
             ).all()
-            assert (
-                len(signals) == 1 and signals[0].count == 50 and signals[0].case_code
-            )  # one signal, one case
+            assert len(signals) == 1 and signals[0].state == "case_filed" and signals[0].case_code  # one case
         pub.loop_stop()
         pub.disconnect()
     finally:

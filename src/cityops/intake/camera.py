@@ -26,8 +26,9 @@ from cityops.errors import DomainError, Invalid, Unauthorized
 from cityops.intake import counters, merchants
 from cityops.intake.demo import DEMO_CAMERA_SECRET
 from cityops.intake.labels import label_for
+from cityops.intake.live import SIGNALS, LiveSignal, load_signals, to_orm, write_signals
 from cityops.intake.models import OPEN_SIGNAL_STATES, Camera, Report, ShopFront, Signal
-from cityops.intake.signals import file_case
+from cityops.intake.signals import want_case
 
 log = logging.getLogger("cityops.intake.camera")
 
@@ -180,9 +181,17 @@ def parse(camera: Camera, body: bytes) -> Alarm:
 
 
 def ingest_alarms(
-    session: Session, raws: list[RawAlarm], *, now: datetime | None = None, demo_mode: bool = False
+    session: Session,
+    raws: list[RawAlarm],
+    *,
+    now: datetime | None = None,
+    demo_mode: bool = False,
+    inline_cases: bool = True,
 ) -> list[AlarmResult]:
     """Take a batch of alarms in one transaction; one result per alarm, in order.
+
+    ``inline_cases=False`` (batches of a queue) leaves the cases the alarms call for to the
+    worker (status ``case_pending``): creating a case costs a hundred times an alarm.
 
     A refused alarm (401, 422) gets its error in the result and writes nothing.
     """
@@ -213,12 +222,13 @@ def ingest_alarms(
             counts["camera.replayed"] += 1
             results[i] = AlarmResult("duplicate_event", seen[key])
             continue
-        result = _apply(session, alarm, signals, fronts, now)
+        result = _apply(session, alarm, signals, fronts, now, inline_cases)
         seen[key] = result.signal_id
         results[i] = result
         rows.append(_report_row(alarm, key, result, now))
     if rows:
         session.execute(insert(REPORTS), rows)
+    write_signals(session, signals.values())
     counters.bump(session, counts)
     session.flush()
     return results
@@ -241,15 +251,18 @@ def _known_events(session: Session, keys: list[str]) -> dict[str, str | None]:
 
 
 SignalKey = tuple[str, str, str]
+AnySignal = Signal | LiveSignal
 
 
-def _open_signals(session: Session, camera_ids: set[str]) -> dict[SignalKey, Signal]:
+def _open_signals(session: Session, camera_ids: set[str]) -> dict[SignalKey, AnySignal]:
     if not camera_ids:
         return {}
-    stmt = select(Signal).where(
-        Signal.source == "camera", Signal.source_id.in_(camera_ids), Signal.state.in_(OPEN_SIGNAL_STATES)
+    where = (
+        (SIGNALS.c.source == "camera")
+        & SIGNALS.c.source_id.in_(camera_ids)
+        & SIGNALS.c.state.in_(OPEN_SIGNAL_STATES)
     )
-    return {(s.source_id, s.rule, s.zone): s for s in session.scalars(stmt)}
+    return {(s.source_id, s.rule, s.zone): s for s in load_signals(session, where)}
 
 
 def _shop_fronts(session: Session, camera_ids: set[str]) -> dict[tuple[str, str], str]:
@@ -266,9 +279,10 @@ def _shop_fronts(session: Session, camera_ids: set[str]) -> dict[tuple[str, str]
 def _apply(
     session: Session,
     alarm: Alarm,
-    signals: dict[SignalKey, Signal],
+    signals: dict[SignalKey, AnySignal],
     fronts: dict[tuple[str, str], str],
     now: datetime,
+    inline: bool = True,
 ) -> AlarmResult:
     camera = alarm.camera
     key = (camera.id, alarm.label, alarm.zone)
@@ -279,7 +293,7 @@ def _apply(
         and signal.last_seen < now - timedelta(seconds=camera.dedupe_seconds)
     ):
         # Quiet for longer than the dedupe window with nothing filed: that problem is over.
-        signal.state, signal.closed_at = "resolved", now
+        signal.state, signal.closed_at, signal.dirty = "resolved", now, True
         signal = None
     if signal is None:
         if not alarm.present:
@@ -311,19 +325,30 @@ def _apply(
             merchants.notify(session, signal, merchant_id, camera, now=now)
             return AlarmResult("merchant_notified", str(signal.id))
         if alarm.confidence >= CONFIDENCE_TO_FILE:
-            case = file_case(session, signal, _description(alarm), now=now)
-            return AlarmResult("case_filed", str(signal.id), case.code)
+            case = want_case(session, signal, _description(alarm), now=now, inline=inline)
+            return (
+                AlarmResult("case_filed", str(signal.id), case.code)
+                if case
+                else AlarmResult("case_pending", str(signal.id))
+            )
         return AlarmResult("new", str(signal.id))
     signal.count += 1
     signal.last_seen = now
     signal.present = alarm.present
+    signal.dirty = True
     if alarm.present:
         signal.last_present = now
         if alarm.snapshot_url and (signal.confidence or 0) <= alarm.confidence:
             signal.snapshot_url, signal.confidence = alarm.snapshot_url, alarm.confidence
         if signal.state == "open" and signal.count >= REPEATS_TO_FILE:
-            case = file_case(session, signal, _description(alarm), now=now)
-            return AlarmResult("case_filed", str(signal.id), case.code)
+            if inline:  # the ORM row takes over from the plain object for the rest of the batch
+                signal = signals[key] = to_orm(session, signal)
+            case = want_case(session, signal, _description(alarm), now=now, inline=inline)
+            return (
+                AlarmResult("case_filed", str(signal.id), case.code)
+                if case
+                else AlarmResult("case_pending", str(signal.id))
+            )
     return AlarmResult("updated" if alarm.present else "all_clear", str(signal.id), signal.case_code)
 
 

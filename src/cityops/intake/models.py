@@ -26,6 +26,7 @@ from cityops.db import Base, UTCDateTime, new_id, utcnow
 CHANNELS = ("web", "open311", "hotline", "inspector", "camera", "iot", "api")
 SIGNAL_STATES = (
     "open",  # counting alarms or readings; no case yet
+    "filing",  # a case is due: the worker files it (batched ingest keeps case creation off its path)
     "merchant_notified",  # shop-front problem: the merchant's self-correction window runs
     "case_filed",  # a case was filed for it
     "recheck",  # the handler reported done; the camera's re-check window runs
@@ -33,7 +34,7 @@ SIGNAL_STATES = (
     "verified",  # closed: the re-check saw the problem gone, the case was closed by the system
     "resolved",  # closed: a telemetry rule went back to normal
 )
-OPEN_SIGNAL_STATES = ("open", "merchant_notified", "case_filed", "recheck")
+OPEN_SIGNAL_STATES = ("open", "filing", "merchant_notified", "case_filed", "recheck")
 
 
 class Report(Base):
@@ -148,6 +149,8 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
+    dirty = False  # not a column: see Signal.dirty
+
 
 class Signal(Base):
     """One open problem seen by a camera (label × zone) or a device (rule): counted, not repeated."""
@@ -184,8 +187,13 @@ class Signal(Base):
     window_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     case_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     case_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The description of the case to file (state "filing").
+    case_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # Not a column: the ingest hot path's "written back?" flag (see intake.live); the ORM tracks its own.
+    dirty = False
 
 
 class TelemetryReading(Base):

@@ -141,7 +141,7 @@ class TelemetrySubscriber:
         while True:
             try:
                 with unit_of_work(self.factory) as session:
-                    results = ingest_messages(session, payloads)
+                    results = ingest_messages(session, payloads, inline_cases=False)
                     refused = [r for r in results if r.status == "refused"]
                     if refused:
                         counters.bump(session, {"telemetry.refused": len(refused)})

@@ -43,6 +43,36 @@ def file_case(session: Session, signal: Signal, description: str, *, now: dateti
     return case
 
 
+def want_case(session: Session, signal: Any, description: str, *, now: datetime, inline: bool) -> Any:
+    """File the signal's case now (``inline``) or mark it for the worker; the case or None.
+
+    ``signal`` is a Signal or a :class:`live.LiveSignal` of the hot path.
+    """
+    if inline:
+        from cityops.intake.live import to_orm
+
+        row = to_orm(session, signal)
+        case = file_case(session, row, description, now=now)
+        signal.state, signal.case_code = row.state, row.case_code  # the caller's view stays right
+        return case
+    signal.state, signal.case_note, signal.dirty = "filing", description, True
+    return None
+
+
+def file_pending(session: Session, now: datetime, limit: int = 200) -> int:
+    """The worker's half of :func:`want_case`: file the cases of signals marked "filing"."""
+    due = session.scalars(
+        select(Signal)
+        .where(Signal.state == "filing")
+        .order_by(Signal.first_seen)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for signal in due:
+        file_case(session, signal, signal.case_note or signal.rule, now=now)
+    return len(due)
+
+
 def _source_zh(signal: Signal) -> str:
     return "城市眼" if signal.source == "camera" else "物联感知"
 

@@ -18,9 +18,21 @@ from sqlalchemy.orm import Session
 from cityops.db import new_id, utcnow
 from cityops.errors import DomainError, Invalid, NotFound
 from cityops.intake import counters
+from cityops.intake.live import (
+    SIGNALS,
+    LiveDevice,
+    LiveSignal,
+    load_devices,
+    load_signals,
+    to_orm,
+    write_devices,
+    write_signals,
+)
 from cityops.intake.models import OPEN_SIGNAL_STATES, Device, Signal, TelemetryReading
 from cityops.intake.rules import Rule, rules_for
-from cityops.intake.signals import file_case
+from cityops.intake.signals import want_case
+
+AnyDevice = Device | LiveDevice
 
 READINGS = TelemetryReading.metadata.tables[TelemetryReading.__tablename__]
 _META = ("device_id", "seq", "observed_at", "device_type", "readings")
@@ -85,9 +97,16 @@ def parse(payload: bytes | dict[str, Any]) -> Message:
 
 
 def ingest_messages(
-    session: Session, payloads: list[bytes | dict[str, Any]], *, now: datetime | None = None
+    session: Session,
+    payloads: list[bytes | dict[str, Any]],
+    *,
+    now: datetime | None = None,
+    inline_cases: bool = True,
 ) -> list[MessageResult]:
-    """Store and evaluate a batch of messages; one result per message, in order."""
+    """Store and evaluate a batch of messages; one result per message, in order.
+
+    ``inline_cases=False`` (the MQTT subscriber's batches) marks due cases for the worker.
+    """
     now = now or utcnow()
     results: list[MessageResult] = [MessageResult("pending") for _ in payloads]
     parsed: list[tuple[int, Message]] = []
@@ -97,7 +116,7 @@ def ingest_messages(
         except DomainError as exc:
             results[i] = MessageResult("refused", error=exc)
     ids = {m.device_id for _, m in parsed}
-    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))} if ids else {}
+    devices = load_devices(session, ids)
     pairs = [(m.device_id, m.seq) for _, m in parsed]
     known: set[tuple[str, int]] = set()
     for start in range(0, len(pairs), 500):
@@ -140,39 +159,40 @@ def ingest_messages(
                 "readings": msg.readings,
             }
         )
-        results[i] = _evaluate(session, device, msg, signals, now)
+        results[i] = _evaluate(session, device, msg, signals, now, inline_cases)
     if rows:
         session.execute(insert(READINGS), rows)
+    write_signals(session, signals.values())
+    write_devices(session, devices.values())
     counters.bump(session, {"telemetry.duplicate": duplicates})
     session.flush()
     return results
 
 
 SignalKey = tuple[str, str]
+AnySignal = Signal | LiveSignal
 
 
-def _signals(session: Session, device_ids: set[str], now: datetime) -> dict[SignalKey, Signal]:
+def _signals(session: Session, device_ids: set[str], now: datetime) -> dict[SignalKey, AnySignal]:
     """Open signals of the devices, and closed ones still in their cool-down (to reopen)."""
     if not device_ids:
         return {}
     recent = now - timedelta(hours=2)
-    stmt = (
-        select(Signal)
-        .where(Signal.source == "telemetry", Signal.source_id.in_(device_ids))
-        .where(
-            Signal.state.in_(OPEN_SIGNAL_STATES)
-            | ((Signal.state == "resolved") & (Signal.closed_at >= recent))
-        )
+    c = SIGNALS.c
+    where = (
+        (c.source == "telemetry")
+        & c.source_id.in_(device_ids)
+        & (c.state.in_(OPEN_SIGNAL_STATES) | ((c.state == "resolved") & (c.closed_at >= recent)))
     )
-    out: dict[SignalKey, Signal] = {}
-    for s in session.scalars(stmt.order_by(Signal.last_seen)):
+    out: dict[SignalKey, AnySignal] = {}
+    for s in sorted(load_signals(session, where), key=lambda x: x.last_seen):
         key = (s.source_id, s.rule)
         if key not in out or s.state in OPEN_SIGNAL_STATES:
             out[key] = s
     return out
 
 
-def _breach(rule: Rule, device: Device, msg: Message) -> float | None:
+def _breach(rule: Rule, device: AnyDevice, msg: Message) -> float | None:
     """The value that broke ``rule`` (None: no breach, or the message has no such reading)."""
     if rule.reading is None or rule.reading not in msg.readings:
         return None
@@ -196,7 +216,12 @@ def _breach(rule: Rule, device: Device, msg: Message) -> float | None:
 
 
 def _evaluate(
-    session: Session, device: Device, msg: Message, signals: dict[SignalKey, Signal], now: datetime
+    session: Session,
+    device: AnyDevice,
+    msg: Message,
+    signals: dict[SignalKey, AnySignal],
+    now: datetime,
+    inline: bool = True,
 ) -> MessageResult:
     result = MessageResult("stored")
     for rule in rules_for(device.device_type):
@@ -205,11 +230,13 @@ def _evaluate(
         if rule.kind == "silence":
             if signal is not None and signal.state == "open":
                 signal.state, signal.closed_at, signal.present = "resolved", now, False  # back online
+                signal.dirty = True
             continue
         value = _breach(rule, device, msg)
         if value is None:
             if signal is not None and signal.state == "open":
                 signal.state, signal.closed_at, signal.present = "resolved", now, False
+                signal.dirty = True
             continue
         result.signals += 1
         if signal is not None and signal.state == "resolved":
@@ -241,13 +268,17 @@ def _evaluate(
         signal.last_seen = signal.last_present = now
         signal.present = True
         signal.value = value
+        signal.dirty = True
         if signal.state == "open" and rule.category_code and signal.count >= rule.case_after:
-            file_case(
+            if inline:  # the ORM row takes over from the plain object for the rest of the batch
+                signal = signals[key] = to_orm(session, signal)
+            want_case(
                 session,
                 signal,
                 f"物联感知：{device.name}（{device.id}）{rule.title}，"
                 f"读数 {value:g}（阈值 {rule.limit(device.thresholds or {})}）。",
                 now=now,
+                inline=inline,
             )
             result.cases += 1
     last = dict(device.last_values or {})
@@ -256,6 +287,7 @@ def _evaluate(
     device.last_values = last
     if device.last_seen_at is None or device.last_seen_at < msg.observed_at:
         device.last_seen_at = msg.observed_at
+    device.dirty = True
     return result
 
 

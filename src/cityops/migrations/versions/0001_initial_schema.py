@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:36:32.322721
+Create Date: 2026-12-03 13:57:57.369296
 """
 
 from __future__ import annotations
@@ -340,6 +340,7 @@ def upgrade() -> None:
         sa.Column("window_ends_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("case_id", sa.Uuid(), nullable=True),
         sa.Column("case_code", sa.String(length=32), nullable=True),
+        sa.Column("case_note", sa.Text(), nullable=True),
         sa.Column("rework_count", sa.Integer(), nullable=False),
         sa.Column("closed_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_signals")),
