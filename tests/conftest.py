@@ -34,6 +34,24 @@ PG_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _wired() -> None:
+    """The capabilities' event subscribers, as the app, worker and CLI wire them at start-up."""
+    from cityops.wiring import wire
+
+    wire()
+
+
+@pytest.fixture(autouse=True)
+def _settings_per_test() -> Iterator[None]:
+    """An app built in a test makes its settings the process's; the next test starts as before."""
+    from cityops.config import get_settings
+
+    saved = get_settings.configured
+    yield
+    get_settings.configure(saved)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The reference data folder; tests that need it skip when it is absent (a user's clone)."""

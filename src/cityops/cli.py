@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 app = typer.Typer(help="cityops：城市运行一网统管 / city operations in one network", no_args_is_help=True)
 
 
+@app.callback()
+def _start() -> None:
+    # Every command runs with the capabilities' event subscribers in place (cityops.wiring).
+    from cityops.wiring import wire
+
+    wire()
+
+
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(2)

@@ -6,11 +6,12 @@ Outside demo mode the settings refuse values that are only safe on a developer's
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "cityops-demo-secret-do-not-use-in-production"
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     reopen_days: int = 7
     public_base_url: str = "http://127.0.0.1:8000"
+    # The public case page and JSON, per client address and server process (enumeration guard).
+    public_requests_per_minute: int = 60
 
     worker_in_process: bool = True
     worker_interval_seconds: float = 60.0
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     # Open311 api_keys accepted outside demo mode (demo mode also accepts demo-open311-key).
     open311_api_keys: list[str] = Field(default_factory=list)
 
+    # Map tiles (for example 天地图 with its key): its origin is allowed for images in the CSP.
+    map_tile_url: str | None = None
+
     log_level: str = "INFO"
     # Handler threads per server process (each may hold a database connection). Few threads keep
     # the GIL uncontended: measured on 2 cores, 2–4 threads served more creations per second with
@@ -70,10 +76,29 @@ class Settings(BaseSettings):
     # FastAPI's OpenTelemetry spans and metrics; useful only with an OTel provider configured.
     opentelemetry: bool = False
 
+    # Page maps: the district's own GeoJSON is the base layer; a tile URL (e.g. 天地图 with its key,
+    # "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY") adds tiles. GCJ-02 tiles get points converted.
+    map_tile_url: str | None = None
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,
     # else the seed classifier built from the catalog.
     triage_model: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"未知时区 / unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The district's time zone (``CITYOPS_TIMEZONE``): local days, case codes, working hours."""
+        return ZoneInfo(self.timezone)
 
     def check_safe_for_serving(self) -> None:
         """Refuse to serve with development-only values outside demo mode."""
@@ -87,6 +112,33 @@ class Settings(BaseSettings):
             )
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+class _SettingsAccessor:
+    """``get_settings()``: the process's one settings object, for the app and the domain alike.
+
+    The app factory (``create_app``) hands its settings to :meth:`configure`, so domain code that
+    reads ``get_settings()`` sees exactly the object the app was built with. Without a configured
+    object (the CLI, the worker, scripts) the settings are read once from ``CITYOPS_*``.
+    """
+
+    def __init__(self) -> None:
+        self.configured: Settings | None = None
+        self._from_environment: Settings | None = None
+
+    def __call__(self) -> Settings:
+        if self.configured is not None:
+            return self.configured
+        if self._from_environment is None:
+            self._from_environment = Settings()
+        return self._from_environment
+
+    def configure(self, settings: Settings | None) -> None:
+        """Make ``settings`` the one object everything reads (None: back to the environment)."""
+        self.configured = settings
+
+    def cache_clear(self) -> None:
+        """Forget both the configured object and the one read from the environment (tests)."""
+        self.configured = None
+        self._from_environment = None
+
+
+get_settings = _SettingsAccessor()

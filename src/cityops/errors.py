@@ -60,3 +60,17 @@ class TooLarge(DomainError):
 class UnsupportedMedia(DomainError):
     status = 415
     code = "unsupported_media_type"
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts; ``retry_after`` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self, zh: str, en: str, *, retry_after: int, code: str | None = None, details: Any = None
+    ) -> None:
+        details = {"retry_after_seconds": retry_after, **(details or {})}
+        super().__init__(zh, en, code=code, details=details)
+        self.retry_after = retry_after

@@ -49,6 +49,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("intake_windows", "cityops.intake.tasks:windows", settings.outbox_interval_seconds),
         Job("intake_sensors", "cityops.intake.tasks:sensors", settings.worker_interval_seconds),
         Job("intake_retention", "cityops.intake.tasks:retention", 86400.0),
+        Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
 
 
@@ -72,6 +73,9 @@ def start_subscribers(factory: sessionmaker[Session], settings: Settings) -> lis
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        from cityops.wiring import wire
+
+        wire()  # jobs change cases too: the event subscribers must be in place
         self.factory = factory
         self.jobs = jobs
         self.stop_event = threading.Event()

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +21,7 @@ from cityops.accounts.api import router
 from cityops.accounts.models import User
 from cityops.config import Settings
 from cityops.db import make_sessionmaker
-from cityops.errors import DomainError
+from cityops.web.errors import install_error_handlers
 
 PASSWORD = "correct-horse-1"
 
@@ -98,14 +97,7 @@ def build_app(factory: sessionmaker[Session], settings: Settings) -> FastAPI:
     app.include_router(router)
     app.state.sessionmaker = factory
     app.state.settings = settings
-
-    @app.exception_handler(DomainError)
-    def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.status,
-            content={"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
-        )
-
+    install_error_handlers(app)  # the real error shape and headers (Retry-After, WWW-Authenticate)
     return app
 
 

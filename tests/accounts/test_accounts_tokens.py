@@ -168,6 +168,7 @@ def test_state_cached_before_commit_is_dropped_at_commit(
 
 
 def test_a_remembered_token_still_expires_on_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
     import time as time_module
     import uuid as uuid_module
 
@@ -181,8 +182,10 @@ def test_a_remembered_token_still_expires_on_time(monkeypatch: pytest.MonkeyPatc
         area_code=None, version=0, is_demo=False,
     )
     token = tokens_module.encode(claims, settings, issued_at=int(time_module.time()) - 50)
-    assert tokens_module.decode(token, settings) == claims  # verified and remembered
-    assert tokens_module.decode(token, settings) == claims  # from memory
+    decoded = tokens_module.decode(token, settings)  # verified and remembered
+    assert decoded.token_id and int(decoded.issued_at) == int(time_module.time()) - 50
+    assert dataclasses.replace(decoded, token_id=None, issued_at=0.0) == claims
+    assert tokens_module.decode(token, settings) == decoded  # from memory
     real_time = time_module.time
     monkeypatch.setattr(tokens_module.time, "time", lambda: real_time() + 20)
     with pytest.raises(CityUnauthorized) as info:

@@ -240,12 +240,14 @@ def build_app(factory: sessionmaker[Session]) -> FastAPI:
     """The cases routers wired like the real app factory does, with a test sign-in."""
     from cityops.attachments.api import router as attachments_router
     from cityops.cases.api import router
+    from cityops.cases.public import pages_router as public_pages_router
     from cityops.cases.public import router as public_router
 
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(public_router)
+    app.include_router(public_pages_router)
     app.include_router(attachments_router)
     app.state.sessionmaker = factory
     app.state.settings = Settings(storage_dir=Path(tempfile.mkdtemp(prefix="cityops-cases-files-")))

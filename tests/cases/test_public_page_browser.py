@@ -28,7 +28,7 @@ from tests.conftest import new_database
 
 from cityops.areas.models import Area
 from cityops.cases.transitions import STATE_NAMES_ZH
-from cityops.config import Settings
+from cityops.config import DEFAULT_SECRET, Settings
 from cityops.db import make_sessionmaker, unit_of_work
 from cityops.demo.loader import load_demo
 from cityops.web.app import create_app
@@ -45,6 +45,7 @@ REPORTER_PHONE = "13800001234"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Set to keep the screenshot for a look (e.g. CITYOPS_BROWSER_SCREENSHOT=/tmp/page.png).
 SCREENSHOT_COPY = os.environ.get("CITYOPS_BROWSER_SCREENSHOT")
+SECRET = DEFAULT_SECRET  # the demo-mode settings below keep the default key
 
 
 def _free_port() -> int:
@@ -142,7 +143,10 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_public_page_in_a_real_browser(
     server: tuple[str, Engine], case: dict[str, object], tmp_path: Path
 ) -> None:
-    url = f"{server[0]}/p/cases/{case['code']}"
+    from cityops.cases.public import access_token
+
+    # The QR code's link: the code and its access token (the code alone shows only the state).
+    url = f"{server[0]}/p/cases/{case['code']}?t={access_token(str(case['code']), SECRET)}"
     dumped = _chromium(tmp_path, "--dump-dom", url)
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = dumped.stdout

@@ -174,3 +174,18 @@ def test_export_and_import_over_http(client: TestClient) -> None:
     assert ok.status_code == 200, ok.text
     assert ok.json()["categories"] == 403
     assert client.get("/api/v1/catalog/categories/01001").json()["filing_criterion"] == "新的立案标准"
+
+
+def test_department_edits_are_audited_with_the_admin(
+    client: TestClient, factory: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import select
+
+    from cityops.accounts.models import AuditEvent
+
+    assert client.post("/api/v1/departments", json={"code": "SWJ", "name": "区水务局"}).status_code == 201
+    assert client.patch("/api/v1/departments/SWJ", json={"active": False}).status_code == 200
+    with factory() as s:
+        stmt = select(AuditEvent.action, AuditEvent.actor_name).where(AuditEvent.subject_id == "SWJ")
+        rows = s.execute(stmt.order_by(AuditEvent.id)).all()
+    assert [tuple(r) for r in rows] == [("department.create", "admin"), ("department.update", "admin")]

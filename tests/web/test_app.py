@@ -96,7 +96,7 @@ def test_a_failing_idempotency_lookup_is_503_not_500(client: TestClient) -> None
 
     event.listen(factory, "after_begin", unavailable)
     try:
-        response = client.post("/api/v1/auth/logout", headers=headers)
+        response = client.post("/api/v1/cases", json={"description": "x"}, headers=headers)
     finally:
         event.remove(factory, "after_begin", unavailable)
     assert response.status_code == 503

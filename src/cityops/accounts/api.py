@@ -28,7 +28,9 @@ from cityops.accounts.schemas import (
     UserUpdate,
 )
 from cityops.config import Settings
-from cityops.web.deps import current_principal, get_session, get_settings_dep, require_roles
+from cityops.errors import Unauthorized
+from cityops.web.deps import SessionDep, current_principal, get_session, get_settings_dep, require_roles
+from cityops.web.openapi import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -78,13 +80,33 @@ def _to_out(user: User, name: str, phone: str | None, *, masked: bool) -> UserOu
 # --- sign-in ---------------------------------------------------------------------------------
 
 
-@router.post("/auth/token", response_model=TokenOut, summary="Get a bearer token (OAuth2 password)")
+def _authenticate(
+    request: Request, session: Session, form: OAuth2PasswordRequestForm, settings: Settings
+) -> User:
+    """Sign in through the throttle; a refused password's count and audit row are committed."""
+    address = request.client.host if request.client else None
+    try:
+        return service.authenticate(session, form.username, form.password, settings, address=address)
+    except Unauthorized:
+        session.commit()  # the request fails, but the failure must be remembered
+        raise
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    summary="Get a bearer token (OAuth2 password)",
+    responses=error_responses(401, 422, 429),
+)
 def issue_token(
+    session: SessionDep,
+    request: Request,
     form: OAuth2PasswordRequestForm = Depends(),
-    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> TokenOut:
-    user = service.authenticate(session, form.username, form.password, settings)
+    """A signed bearer token. After 5 wrong passwords for an account (20 from one address) each
+    further attempt waits 2, 4, 8, … seconds (at most 15 minutes): 429 with ``Retry-After``."""
+    user = _authenticate(request, session, form, settings)
     return TokenOut(
         access_token=service.issue_token(user, settings),
         expires_in=settings.token_ttl_seconds,
@@ -93,11 +115,17 @@ def issue_token(
     )
 
 
-@router.post("/auth/login", response_model=SessionOut, summary="Sign in for pages (session cookie)")
+@router.post(
+    "/auth/login",
+    response_model=SessionOut,
+    summary="Sign in for pages (session cookie)",
+    responses={303: {"description": "Signed in; redirect to `next`"}, **error_responses(401, 422, 429)},
+)
 def login(
+    session: SessionDep,
+    request: Request,
     form: OAuth2PasswordRequestForm = Depends(),
     next_url: str | None = Form(default=None, alias="next"),
-    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
 ) -> Response:
     """Set the HttpOnly ``cityops_session`` cookie; redirect (303) to ``next`` when given.
@@ -105,7 +133,7 @@ def login(
     ``next`` must be a path on this site ("/cases"), so the form cannot be used as an open
     redirect to another site.
     """
-    user = service.authenticate(session, form.username, form.password, settings)
+    user = _authenticate(request, session, form, settings)
     body = SessionOut(
         username=user.username,
         role=user.role,
@@ -130,17 +158,50 @@ def login(
     return response
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out (clear cookie)")
-def logout() -> Response:
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out: revoke the token or session, clear the cookie",
+    responses=error_responses(422),
+)
+def logout(
+    request: Request,
+    everywhere: bool = Query(default=False, description="also revoke every other token of this user"),
+    session: Session = Depends(get_session, scope="function"),
+    settings: Settings = Depends(get_settings_dep),
+) -> Response:
+    """Revoke the bearer token and/or session cookie that came with the request (refused from
+    then on, in other server processes within 30 seconds); ``everywhere`` revokes all of them."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        service.sign_out(session, header[7:].strip(), settings, everywhere=everywhere)
+    service.sign_out(session, request.cookies.get(SESSION_COOKIE), settings, everywhere=everywhere)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
 
 
+@router.post(
+    "/auth/revoke",
+    summary="Revoke a token (RFC 7009)",
+    response_model=dict[str, str],
+    responses=error_responses(422),
+)
+def revoke(
+    token: str = Form(max_length=4096, description="the access token to revoke"),
+    session: Session = Depends(get_session, scope="function"),
+    settings: Settings = Depends(get_settings_dep),
+) -> dict[str, str]:
+    """Revoke ``token`` without using it to sign in. As RFC 7009 says, the answer is 200 even
+    for an unknown or invalid token, so the endpoint tells nothing about tokens."""
+    service.sign_out(session, token, settings)
+    return {}
+
+
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
 def me(
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, principal.id)
     # One's own name and phone are not someone else's personal data: unmasked, not audited.
@@ -155,6 +216,7 @@ admin_only = require_roles("admin")
 @router.get("/users", response_model=UserPage, summary="List users")
 def list_users(
     request: Request,
+    session: SessionDep,
     role: str | None = None,
     department_code: str | None = None,
     area_code: str | None = None,
@@ -164,7 +226,6 @@ def list_users(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserPage:
     users, total = service.list_users(
         session,
@@ -185,8 +246,8 @@ def list_users(
 def create_user(
     body: UserCreate,
     request: Request,
+    session: SessionDep,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.create_user(session, **body.model_dump(), actor=principal, request_id=_request_id(request))
     return _user_out(session, principal, user, reveal=False, request_id=None)
@@ -196,9 +257,9 @@ def create_user(
 def get_user(
     user_id: uuid.UUID,
     request: Request,
+    session: SessionDep,
     reveal: bool = Query(default=False, description="show name and phone unmasked (audited)"),
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return _user_out(session, principal, user, reveal=reveal, request_id=_request_id(request))
@@ -209,8 +270,8 @@ def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
     request: Request,
+    session: SessionDep,
     principal: Principal = Depends(admin_only),
-    session: Session = Depends(get_session, scope="function"),
 ) -> UserOut:
     user = service.update_user(
         session,
@@ -227,6 +288,7 @@ def update_user(
 
 @router.get("/audit", response_model=AuditPage, summary="Search the audit trail")
 def list_audit(
+    session: SessionDep,
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor: str | None = Query(default=None, description="user name or user id"),
@@ -236,7 +298,6 @@ def list_audit(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     _principal: Principal = Depends(require_roles("admin", "leader")),
-    session: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
     events, total = audit.list_events(
         session,

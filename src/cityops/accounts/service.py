@@ -10,13 +10,23 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from cityops.accounts import audit, passwords, rules, tokens
-from cityops.accounts.departments import create_department, list_departments
+from cityops.accounts import audit, passwords, rules, throttle, tokens
+from cityops.accounts.audit import record as record_audit
+from cityops.accounts.departments import (
+    DEPARTMENT_KINDS,
+    create_department,
+    department_names,
+    get_department,
+    list_departments,
+    update_department,
+)
+from cityops.accounts.masking import mask_name, mask_phone, reveal_allowed
 from cityops.accounts.models import Department, User
 from cityops.accounts.principal import NEEDS_DEPARTMENT, Principal
 from cityops.config import Settings, UnsafeSettings
@@ -25,17 +35,25 @@ from cityops.errors import Conflict, Invalid, NotFound, Unauthorized
 
 # Departments live in their own module; re-exported so other capabilities use one service.
 __all__ = [
+    "DEPARTMENT_KINDS",
     "assert_no_demo_accounts_outside_demo",
     "authenticate",
     "create_department",
     "create_user",
     "create_users_bulk",
+    "department_names",
+    "get_department",
     "get_user",
     "issue_token",
     "list_departments",
     "list_users",
+    "mask_name",
+    "mask_phone",
     "principal_for",
     "principal_from_token",
+    "record_audit",
+    "reveal_allowed",
+    "update_department",
     "update_user",
 ]
 
@@ -298,22 +316,45 @@ def principal_for(user: User) -> Principal:
     )
 
 
-def authenticate(session: Session, username: str, password: str, settings: Settings) -> User:
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    settings: Settings,
+    *,
+    address: str | None = None,
+    now: datetime | None = None,
+) -> User:
     """Check a user name and password (≈50 ms, the same for unknown names); audit "auth.login".
 
-    Raises ``Unauthorized`` with code "invalid_credentials" (wrong name, wrong password or a
-    disabled account — deliberately indistinguishable) or "demo_account_disabled".
+    Raises ``TooManyRequests`` (429, "too_many_attempts") while the account or the client
+    ``address`` is throttled (accounts.throttle), without looking at the password. Raises
+    ``Unauthorized`` with code "invalid_credentials" (wrong name, wrong password or a disabled
+    account — deliberately indistinguishable) or "demo_account_disabled". A wrong password is
+    counted and audited ("auth.login_failed") in ``session``: the caller must commit it even
+    though the request fails (``accounts.api`` does).
     """
+    now = now or utcnow()
+    throttle.check(session, username, address, now)
     user = session.scalar(select(User).where(User.username == username.strip()))
     candidate = password[: passwords.MAX_LENGTH]  # an enormous password must not cost more
     if (
         not passwords.verify_password(user.password_hash if user else None, candidate)
         or len(password) > passwords.MAX_LENGTH
+        or user is None
+        or not user.active
     ):
+        throttle.record_failure(session, username, address, now)
+        audit.record(
+            session,
+            None,
+            "auth.login_failed",
+            "user",
+            str(user.id) if user else username.strip()[:64],
+            {"username": username.strip()[:64], "address": address},
+        )
         raise _invalid_credentials()
-    assert user is not None  # verify_password is False for unknown users
-    if not user.active:
-        raise _invalid_credentials()
+    throttle.clear_account(session, username)
     if user.is_demo and not settings.demo_mode:
         raise Unauthorized(
             "演示账号仅在演示模式下可用",
@@ -322,8 +363,8 @@ def authenticate(session: Session, username: str, password: str, settings: Setti
         )
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.last_login_at = utcnow()
-    audit.record(session, principal_for(user), "auth.login", "user", str(user.id))
+    user.last_login_at = now
+    audit.record(session, principal_for(user), "auth.login", "user", str(user.id), {"address": address})
     return user
 
 
@@ -339,6 +380,28 @@ def issue_token(user: User, settings: Settings) -> str:
         is_demo=user.is_demo,
     )
     return tokens.encode(claims, settings)
+
+
+def sign_out(session: Session, token: str | None, settings: Settings, *, everywhere: bool = False) -> None:
+    """Revoke ``token`` (a bearer token or session cookie); ``everywhere``: all the user's tokens.
+
+    An invalid or expired token is ignored: signing out must always succeed.
+    """
+    if not token:
+        return
+    try:
+        claims = tokens.decode(token, settings)
+    except Unauthorized:
+        return
+    tokens.revoke(session, claims, settings.token_ttl_seconds)
+    if everywhere:
+        user = session.get(User, claims.user_id)
+        if user is not None:
+            user.token_version += 1  # every token carries the version it was issued with
+            tokens.forget_on_commit(session, user.id)
+    audit.record(
+        session, _principal_of(claims), "auth.logout", "user", str(claims.user_id), {"everywhere": everywhere}
+    )
 
 
 def _claims(token: str, settings: Settings) -> tokens.TokenClaims:

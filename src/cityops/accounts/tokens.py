@@ -10,18 +10,20 @@ this still their current token version" is asked, through a 30-second in-process
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
-from cityops.accounts.models import User
+from cityops.accounts.models import RevokedToken, User
 from cityops.config import Settings
 from cityops.errors import Unauthorized
 
@@ -39,6 +41,13 @@ class TokenClaims:
     area_code: str | None
     version: int
     is_demo: bool = False
+    # Random per token, so one token can be revoked (sign-out) without touching the others.
+    token_id: str | None = None
+    issued_at: float = 0.0  # Unix seconds, from the signature
+
+
+def new_token_id() -> str:
+    return secrets.token_hex(8)
 
 
 @lru_cache(maxsize=8)
@@ -67,6 +76,7 @@ def encode(claims: TokenClaims, settings: Settings, *, issued_at: int | None = N
         "a": claims.area_code,
         "v": claims.version,
         "x": claims.is_demo,
+        "j": claims.token_id or new_token_id(),
     }
     serializer = (
         _serializer(settings.secret_key)
@@ -117,7 +127,7 @@ def decode(token: str, settings: Settings) -> TokenClaims:
         raise _expired() from exc
     except BadData as exc:
         raise _invalid() from exc
-    claims = _claims_of(payload)
+    claims = replace(_claims_of(payload), issued_at=signed.timestamp())
     if len(_decoded) >= _DECODED_MAX:
         _decoded.clear()
     _decoded[key] = (claims, signed.timestamp())
@@ -134,6 +144,7 @@ def _claims_of(payload: Any) -> TokenClaims:
             area_code=payload.get("a"),
             version=int(payload["v"]),
             is_demo=bool(payload.get("x", False)),
+            token_id=str(payload["j"]) if payload.get("j") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         # Correctly signed but not our shape: another use of the same secret and salt.
@@ -152,6 +163,7 @@ class _ActiveCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._entries: dict[uuid.UUID, tuple[bool, int, float]] = {}
+        self._tokens = {}
         self._lock = threading.Lock()
 
     def get(self, user_id: uuid.UUID) -> tuple[bool, int] | None:
@@ -170,8 +182,25 @@ class _ActiveCache:
         with self._lock:
             if user_id is None:
                 self._entries.clear()
+                self._tokens.clear()
             else:
                 self._entries.pop(user_id, None)
+
+    # Token ids checked against ``revoked_tokens``: id → (revoked, expiry). Kept as long as the
+    # user state, so a revocation in another process is seen within ``ttl`` seconds.
+    _tokens: dict[str, tuple[bool, float]]
+
+    def token_state(self, token_id: str) -> bool | None:
+        entry = self._tokens.get(token_id)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put_token(self, token_id: str, revoked: bool) -> None:
+        with self._lock:
+            if len(self._tokens) >= _ACTIVE_CACHE_MAX:
+                self._tokens.clear()
+            self._tokens[token_id] = (revoked, time.monotonic() + self.ttl)
 
 
 _active_cache = _ActiveCache(ACTIVE_CACHE_TTL)
@@ -203,6 +232,12 @@ def check_current_cached(claims: TokenClaims) -> bool:
     active, version = state
     if not active or version != claims.version:
         raise _revoked()
+    if claims.token_id is not None:
+        revoked = _active_cache.token_state(claims.token_id)
+        if revoked is None:
+            return False
+        if revoked:
+            raise _revoked()
     return True
 
 
@@ -213,17 +248,47 @@ def check_current(session: Session, claims: TokenClaims) -> None:
     password changes bump the version, so a token with stale claims is refused here.
     """
     state = _active_cache.get(claims.user_id)
-    if state is None:
-        row = session.execute(
-            select(User.active, User.token_version).where(User.id == claims.user_id)
-        ).one_or_none()
+    revoked = _active_cache.token_state(claims.token_id) if claims.token_id else False
+    if state is None or revoked is None:
+        # One statement for both questions: the user's state and whether this token was revoked.
+        revoked_q = (
+            select(RevokedToken.token_id).where(RevokedToken.token_id == claims.token_id).exists()
+            if claims.token_id
+            else None
+        )
+        columns: list[Any] = [User.active, User.token_version]
+        if revoked_q is not None:
+            columns.append(revoked_q.label("revoked"))
+        row = session.execute(select(*columns).where(User.id == claims.user_id)).one_or_none()
         if row is None:
             raise _invalid()
         state = (bool(row.active), int(row.token_version))
         _active_cache.put(claims.user_id, *state)
+        if claims.token_id:
+            revoked = bool(row.revoked)
+            _active_cache.put_token(claims.token_id, revoked)
     active, version = state
-    if not active or version != claims.version:
+    if not active or version != claims.version or revoked:
         raise _revoked()
+
+
+def revoke(session: Session, claims: TokenClaims, ttl_seconds: int) -> None:
+    """Revoke one token (sign-out): a row in ``revoked_tokens``, checked on every use.
+
+    This process refuses the token at once; others when their cached check (``ACTIVE_CACHE_TTL``
+    seconds) runs out. Rows of tokens that have expired anyway are deleted here.
+    """
+    if claims.token_id is None:
+        return
+    now = datetime.now(UTC)
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    if session.get(RevokedToken, claims.token_id) is None:
+        expires = datetime.fromtimestamp(claims.issued_at + ttl_seconds, UTC)
+        session.add(
+            RevokedToken(token_id=claims.token_id, user_id=claims.user_id, expires_at=expires, revoked_at=now)
+        )
+    token_id = claims.token_id
+    event.listen(session, "after_commit", lambda _s: _active_cache.put_token(token_id, True), once=True)
 
 
 def _revoked() -> Unauthorized:

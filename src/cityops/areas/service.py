@@ -257,12 +257,15 @@ def list_areas(
     parent_code: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    code_prefix: str | None = None,
 ) -> list[Area]:
-    """Areas ordered by code, filtered by level and/or parent."""
+    """Areas ordered by code, filtered by level, parent and/or code prefix (a street's grids)."""
     _check_level(level)
     stmt = select(Area).order_by(Area.code)
     if level:
         stmt = stmt.where(Area.level == level)
+    if code_prefix:
+        stmt = stmt.where(Area.code.startswith(code_prefix, autoescape=True))
     if parent_code:
         stmt = stmt.where(Area.parent_code == parent_code)
     if offset:

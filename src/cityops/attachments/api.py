@@ -8,12 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.attachments import service
 from cityops.kit.storage import Storage, storage_from_settings
-from cityops.web.deps import current_principal, get_session
+from cityops.web.deps import SessionDep, current_principal
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 
@@ -38,7 +37,7 @@ def get_storage(request: Request) -> Storage:
 async def upload(
     request: Request,
     file: UploadFile,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> object:
@@ -59,7 +58,7 @@ async def upload(
 @router.get("/{attachment_id}")
 def download(
     attachment_id: uuid.UUID,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> Response:

@@ -7,7 +7,6 @@ notifications, and returns the next state. :mod:`cityops.cases.lifecycle` writes
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,13 +17,12 @@ from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.cases import cohandling, external, sla, supervision
+from cityops.cases.events import CaseHandled, CaseRecategorised
 from cityops.cases.models import Case, CaseLog
 from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import Transition, next_state
 from cityops.config import get_settings
 from cityops.errors import Conflict, Invalid, NotFound
-
-log = logging.getLogger("cityops.cases")
 
 
 @dataclass
@@ -38,6 +36,8 @@ class Act:
     note: str | None
     reason: str | None
     data: dict[str, Any] = field(default_factory=dict)
+    # Domain events for the capabilities above cases, emitted once the change is flushed.
+    events: list[Any] = field(default_factory=list)
 
     def tell(self, topic: str, recipients: list[str], **extra: Any) -> None:
         payload = {"case_id": str(self.case.id), "code": self.case.code, **extra}
@@ -131,20 +131,20 @@ def handle(a: Act) -> str:
     cohandling.require_assists_done(a.session, a.case)
     a.case.handled_at = a.now
     cohandling.mark_lead(a.session, a.case, "handled", a.now, a.note)
-    score = _reply_score(a)
-    if score is not None:
-        a.case.reply_score = score["overall"]
-        a.data["reply_score"] = score
+    # The reply is scored by a subscriber above cases (record_reply_score writes the score back);
+    # the log row this action appends is the case's next sequence number.
+    a.events.append(
+        CaseHandled(
+            case_id=a.case.id,
+            code=a.case.code,
+            log_seq=(a.case.last_seq or 0) + 1,
+            message=a.case.description,
+            reply=a.note or "",
+            dispatched_at=a.case.dispatched_at,
+            handled_at=a.now,
+        )
+    )
     return next_state(a.t, a.case)
-
-
-def _reply_score(a: Act) -> dict[str, Any] | None:
-    """Triage's reply-quality score of the handling note; a scoring fault never blocks handling."""
-    try:
-        return external.score_reply(a.case.description, a.note or "", a.case.dispatched_at, a.now)
-    except Exception:  # a quality figure is not worth failing the department's report
-        log.exception("reply scoring failed for case %s", a.case.code)
-        return None
 
 
 def _check_category(a: Act, code: str) -> str:
@@ -194,7 +194,16 @@ def recategorize(a: Act) -> str:
         case.department_code = department
     source = "misrouted_return" if case.state == "returned" and _last_return_misrouted(a) else "recategorized"
     a.data["correction_source"] = source
-    external.record_correction(a.session, case.description, new, source)
+    a.events.append(
+        CaseRecategorised(
+            case_id=case.id,
+            code=case.code,
+            text=case.description,
+            from_category_code=old,
+            to_category_code=new,
+            source=source,
+        )
+    )
     return next_state(a.t, case)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import segno
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from cityops.accounts.principal import Principal
-from cityops.cases import calendar, creation, record, service, views
+from cityops.cases import calendar, record, service, views
 from cityops.cases.queries import CaseFilters, log_of
 from cityops.cases.schemas import (
     ActionInput,
@@ -20,9 +20,15 @@ from cityops.cases.schemas import (
     CaseOut,
     CasePage,
     LogOut,
+    PublicLinkOut,
 )
-from cityops.config import get_settings
-from cityops.web.deps import ReadSessionDep, SessionDep, current_principal, read_session, require_roles
+from cityops.cases.transitions import ACTIONS
+from cityops.web.deps import (
+    SessionDep,
+    current_principal,
+    require_roles,
+    single_statement_session,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -49,18 +55,31 @@ def create_case(
     principal: Principal = Depends(require_roles(*CREATORS)),
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    """Report a problem; a retry with the same Idempotency-Key returns the first case (200)."""
+    """Report a problem; a retry with the same Idempotency-Key returns the first case.
+
+    A replay answers like the first time (201) with ``Idempotent-Replayed: true``, whether the
+    idempotency middleware or the key on the case row found it (decision 0003).
+    """
     if idempotency_key is None:
-        creation.run_without_transaction(session)  # one statement; a keyed retry needs a transaction
+        # The hot path's opt-out (decision 0004): one statement on PostgreSQL, no BEGIN/COMMIT.
+        # (The SessionDep session then stays unused; closing it touches no connection.)
+        with single_statement_session(request) as quick:
+            case, created = service.create_case_idempotent(quick, principal, body)
+            out = views.view_case(quick, principal, case, request_id=_request_id(request))
+        return _json(out, 201)
+    # A keyed retry needs a transaction: a savepoint settles retries that race each other.
     case, created = service.create_case_idempotent(session, principal, body, idempotency_key=idempotency_key)
     out = views.view_case(session, principal, case, request_id=_request_id(request))
-    return _json(out, 201 if created else 200)
+    response = _json(out, 201)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @router.get("/cases", response_model=CasePage)
 def list_cases(
     request: Request,
-    session: ReadSessionDep,
+    session: SessionDep,
     principal: PrincipalDep,
     state: str | None = None,
     category_code: str | None = None,
@@ -74,8 +93,15 @@ def list_cases(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
+    q: Annotated[str | None, Query(max_length=50, description="full-text search in the description")] = None,
+    sort: Annotated[
+        Literal["newest", "deadline"],
+        Query(description="newest first (cursor pages) or least remaining working time first (offset pages)"),
+    ] = "newest",
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="with sort=deadline")] = 0,
+    with_total: Annotated[bool, Query(description="also count all matching cases (one COUNT)")] = False,
 ) -> CasePage:
-    """Visible cases, newest first, with an opaque cursor for the next page."""
+    """Visible cases, newest first with an opaque cursor, or by remaining working time."""
     filters = CaseFilters(
         state,
         category_code,
@@ -86,11 +112,22 @@ def list_cases(
         escalated,
         created_from,
         created_to,
+        text=q,
     )
-    rows, next_cursor = service.list_cases(session, principal, filters, cursor=cursor, limit=limit)
+    total: int | None = None
+    next_cursor: str | None = None
+    if sort == "deadline":
+        rows, total = service.page_cases(
+            session, principal, filters, sort="deadline", offset=offset, limit=limit
+        )
+    else:
+        rows, next_cursor = service.list_cases(session, principal, filters, cursor=cursor, limit=limit)
+        if with_total:
+            total = service.count_cases(session, principal, filters)
     return CasePage(
         items=views.view_cases(session, principal, rows, request_id=_request_id(request), reveal=reveal),
         next_cursor=next_cursor,
+        total=total,
     )
 
 
@@ -102,43 +139,56 @@ def get_case(
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
 ) -> Response:
     """One case by id or code."""
-    # The busiest read: no ORM (cases.record) and a session opened here, not as a dependency.
-    with read_session(request) as session:
+    # The busiest read: no ORM (cases.record) and the single-statement opt-out (decision 0004).
+    with single_statement_session(request) as session:
         case = record.read_case(session, principal, ref)
         out = views.view_case(session, principal, case, request_id=_request_id(request), reveal=reveal)
     return _json(out)
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])
-def get_log(ref: str, session: ReadSessionDep, principal: PrincipalDep) -> list[LogOut]:
+def get_log(ref: str, session: SessionDep, principal: PrincipalDep) -> list[LogOut]:
     """The case log, oldest first."""
     case = service.get_case(session, principal, ref)
     return [views.log_out(row) for row in log_of(session, case.id)]
 
 
-def _qr(code: str) -> segno.QRCode:
-    return segno.make(f"{get_settings().public_base_url.rstrip('/')}/p/cases/{code}", error="m")
+def _qr(code: str, request: Request) -> segno.QRCode:
+    # The public page's link with its access token (cases.public): scanning shows the details.
+    from cityops.cases.public import public_url
+
+    return segno.make(public_url(code, request.app.state.settings), error="m")
+
+
+@router.get("/cases/{ref}/public-link", response_model=PublicLinkOut)
+def public_link(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> PublicLinkOut:
+    """The public page's link with its access token (what the QR code holds), for whoever may
+    read the case: the reporter can share it; the case code alone shows only the state."""
+    from cityops.cases.public import public_url
+
+    code = service.get_case(session, principal, ref).code
+    return PublicLinkOut(url=public_url(code, request.app.state.settings))
 
 
 @router.get("/cases/{ref}/qr.png", response_class=Response)
-def qr_png(ref: str, session: SessionDep, principal: PrincipalDep) -> Response:
+def qr_png(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """The QR code of the case's public page (PNG)."""
     buf = io.BytesIO()
-    _qr(service.get_case(session, principal, ref).code).save(buf, kind="png", scale=6)
+    _qr(service.get_case(session, principal, ref).code, request).save(buf, kind="png", scale=6)
     return Response(buf.getvalue(), media_type="image/png")
 
 
 @router.get("/cases/{ref}/qr.svg", response_class=Response)
-def qr_svg(ref: str, session: SessionDep, principal: PrincipalDep) -> Response:
+def qr_svg(ref: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """The QR code of the case's public page (SVG)."""
     code = service.get_case(session, principal, ref).code
-    return Response(_qr(code).svg_inline(scale=6), media_type="image/svg+xml")
+    return Response(_qr(code, request).svg_inline(scale=6), media_type="image/svg+xml")
 
 
 @router.post("/cases/{ref}/{action}", response_model=CaseOut)
 def perform_action(
     ref: str,
-    action: str,
+    action: Annotated[str, Path(json_schema_extra={"enum": [a.replace("_", "-") for a in ACTIONS]})],
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,

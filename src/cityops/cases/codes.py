@@ -1,8 +1,8 @@
 """Human case codes: ``<prefix><YYYYMMDD>-<NNNNN>``, e.g. ``GS20261126-00042``.
 
-The day is the Asia/Shanghai date of creation; the number is a daily sequence of at least five
-digits. Allocation must not serialise concurrent creations on one hot row for the length of
-their transactions:
+The day is the local date of creation (``Settings.timezone``, Asia/Shanghai); the number is a
+daily sequence of at least five digits. Allocation must not serialise concurrent creations on
+one hot row for the length of their transactions:
 
 * PostgreSQL: one database sequence per day (``case_code_seq_YYYYMMDD``), created on first use
   in its own autocommitted connection. ``nextval`` never blocks and is not rolled back, so a
@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from cityops.cases.models import CaseCodeCounter
 from cityops.config import get_settings
-from cityops.kit.workcal import LOCAL_TZ
 
 CODE_RE = re.compile(r"^[A-Z]{1,8}\d{8}-\d{5,}$")
 
@@ -73,16 +72,18 @@ def code_prefix_and_sequence(session: Session, now: datetime) -> tuple[str, str]
 
     The sequence is created if needed; creation then takes ``nextval`` of it in its own statement.
     """
-    day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+    settings = get_settings()
+    day = now.astimezone(settings.tz).strftime("%Y%m%d")
     name = f"case_code_seq_{day}"
     _ensure_pg_sequence(session, name)
-    return f"{get_settings().case_code_prefix}{day}-", name
+    return f"{settings.case_code_prefix}{day}-", name
 
 
 def next_code(session: Session, now: datetime) -> str:
     """Allocate the next case code for the Shanghai day of ``now``."""
-    day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    prefix = get_settings().case_code_prefix
+    settings = get_settings()
+    day = now.astimezone(settings.tz).strftime("%Y%m%d")
+    prefix = settings.case_code_prefix
     if session.get_bind().dialect.name == "postgresql":
         _, name = code_prefix_and_sequence(session, now)
         number = int(session.execute(text(f"SELECT nextval('{name}')")).scalar_one())

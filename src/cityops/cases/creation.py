@@ -5,7 +5,7 @@ statements and the object is then attached to the session as already persistent.
 
 * PostgreSQL: **one statement** allocates the code from the day's sequence, inserts the case and
   its first log row (data-modifying CTEs). One statement is atomic on its own, which is why the
-  HTTP handler may run a creation without a transaction (``run_without_transaction``): one round
+  HTTP handler may run a creation without a transaction (``web.deps.single_statement_session``): one round
   trip instead of five (BEGIN, nextval, two INSERTs, COMMIT).
 * Other engines (SQLite): the code counter upsert, then two INSERTs, in the caller's transaction.
 """
@@ -39,16 +39,6 @@ _GIVEN = (
     "created_at", "updated_at",
 )  # fmt: skip
 _FIRST_SEQ = 1
-
-
-def run_without_transaction(session: Session) -> None:
-    """Let the next creation in ``session`` run without a transaction when that is safe.
-
-    Only on PostgreSQL, where a creation is one statement, and only if ``session`` has not begun
-    a transaction yet. The caller must do nothing else with ``session`` that needs atomicity.
-    """
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def insert_new_case(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from cityops import events
 from cityops.accounts.principal import Principal
 from cityops.cases import journal
 from cityops.cases.actions import HANDLERS, Act
@@ -162,6 +163,44 @@ def perform_action(
             attachments=_attachments(session, body.attachments),
             data=act.data,
             request_id=request_id,
+        )
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(
+            "案件刚被他人修改，请刷新后重试",
+            "someone else changed the case at the same time; reload and retry",
+            code="concurrent_update",
+        ) from None
+    for event in act.events:  # the subscribers see the change as written (same transaction)
+        events.emit(session, event)
+    return case
+
+
+def add_attachments(
+    session: Session,
+    principal: Principal,
+    ref: str | uuid.UUID,
+    ids: list[uuid.UUID],
+    *,
+    note: str | None = None,
+    now: datetime | None = None,
+    request_id: str | None = None,
+) -> Case:
+    """Record photos sent with a report (or later by its reporter) as an "attach" log row.
+
+    Not a transition: the state stays. Only someone who sees the case may attach, and only
+    files that exist (uploaded first), so the log never points at a missing file.
+    """
+    now = now or utcnow()
+    case = get_case(session, principal, ref)
+    described = _attachments(session, ids)
+    if not described:
+        return case
+    with session.no_autoflush:
+        journal.append(
+            session, case, principal, "attach", case.state, case.state, at=now,
+            note=_text(note, "note"), attachments=described, request_id=request_id,
         )
     try:
         session.flush()

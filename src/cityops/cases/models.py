@@ -224,3 +224,30 @@ class CaseCodeCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD, Asia/Shanghai
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseSearchTerm(Base):
+    """Full-text index of case descriptions: one row per (character bigram, case).
+
+    Chinese has no spaces, so words are approximated by overlapping pairs of characters; a
+    query's bigrams narrow the cases down through the primary key, and a substring check on
+    those few confirms the hit (see :mod:`cityops.cases.search`). The same on SQLite and
+    PostgreSQL, no extension needed.
+    """
+
+    __tablename__ = "case_search_terms"
+    __table_args__ = (Index("ix_case_search_terms_case", "case_id"),)
+
+    term: Mapped[str] = mapped_column(String(8), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class CaseSearchDoc(Base):
+    """A case whose description is in the search index (descriptions never change)."""
+
+    __tablename__ = "case_search_docs"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, Uuid, and_, bindparam, exists, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import DISTRICT_WIDE, Principal
@@ -141,6 +154,12 @@ class CaseFilters:
     escalated: bool | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    # For the workbenches: nearly overdue (warned), and waiting for a dispatcher's decision
+    # (an extension or parking request, or a return by the department).
+    warned: bool | None = None
+    needs_approval: bool | None = None
+    # Full-text search in the description (cases.search: bigram index, then substring check).
+    text: str | None = None
 
 
 def encode_cursor(case: Case) -> str:
@@ -173,9 +192,19 @@ def _filtered(stmt: Select[Any], f: CaseFilters) -> Select[Any]:
         (Case.department_code, f.department_code),
         (Case.overdue, f.overdue),
         (Case.escalated, f.escalated),
+        (Case.warned, f.warned),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if f.text:
+        from cityops.cases.search import check_query, matches
+
+        query = check_query(f.text)
+        if query:
+            stmt = stmt.where(matches(query))
+    if f.needs_approval is not None:
+        waiting = or_(Case.extension_requested, Case.park_requested, Case.state == "returned")
+        stmt = stmt.where(waiting if f.needs_approval else ~waiting)
     if f.created_from is not None:
         stmt = stmt.where(Case.created_at >= f.created_from)
     if f.created_to is not None:
@@ -207,6 +236,54 @@ def list_cases(
     )
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+# Orders of page_cases: the newest first, or the least remaining working time first. Deadlines
+# are computed on the working calendar, so an earlier deadline is less working time left;
+# cases without a deadline (not yet dispatched) come last.
+SORTS = ("newest", "deadline")
+
+
+def count_cases(session: Session, principal: Principal, filters: CaseFilters | None = None) -> int:
+    """How many cases ``principal`` sees with ``filters`` (one COUNT in SQL)."""
+    stmt = select(func.count()).select_from(Case).where(scope_condition(principal))
+    stmt = _filtered(stmt, filters or CaseFilters())
+    return int(session.scalar(stmt) or 0)
+
+
+def page_cases(
+    session: Session,
+    principal: Principal,
+    filters: CaseFilters | None = None,
+    *,
+    sort: str = "newest",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Case], int]:
+    """A numbered page of visible cases and the total they come from (for lists with totals)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(
+            f"limit 必须在 1 到 {MAX_LIMIT} 之间",
+            f"limit must be between 1 and {MAX_LIMIT}",
+            details={"field": "limit"},
+        )
+    if sort not in SORTS:
+        raise Invalid(
+            f"排序方式无效，应为 {'、'.join(SORTS)}",
+            f"sort must be one of {', '.join(SORTS)}",
+            details={"field": "sort", "allowed": list(SORTS)},
+        )
+    if not 0 <= offset <= 10_000_000:
+        raise Invalid("offset 超出范围", "offset is out of range", details={"field": "offset"})
+    stmt = _filtered(select(Case).where(scope_condition(principal)), filters or CaseFilters())
+    order = (
+        (Case.created_at.desc(), Case.id.desc())
+        if sort == "newest"
+        else (Case.deadline.is_(None), Case.deadline.asc(), Case.id.asc())
+    )
+    rows = list(session.scalars(stmt.order_by(*order).offset(offset).limit(limit)))
+    total = count_cases(session, principal, filters) if rows or offset else 0
+    return rows, total
 
 
 def visible_case_with_attachment(session: Session, principal: Principal, attachment_id: uuid.UUID) -> bool:

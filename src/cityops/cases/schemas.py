@@ -130,6 +130,8 @@ class LogOut(BaseModel):
 class CasePage(BaseModel):
     items: list[CaseOut]
     next_cursor: str | None
+    # All matching cases (sort=deadline, or with_total=true); None when not counted.
+    total: int | None = None
 
 
 class PublicLogOut(BaseModel):
@@ -141,20 +143,29 @@ class PublicLogOut(BaseModel):
 
 
 class PublicCaseOut(BaseModel):
-    """What anyone with the code may see: no reporter data, no notes."""
+    """The public view: no reporter data, no notes, ever.
+
+    With the code alone, only that the case exists and its state (``details`` false, the other
+    fields empty); with the QR link's token (``?t=``) also category, street, dates and history.
+    """
 
     code: str
     state: str
     state_name: str
-    category_code: str
-    category_name: str | None
-    street_code: str | None
-    created_at: datetime
-    dispatched_at: datetime | None
-    deadline: datetime | None
-    closed_at: datetime | None
-    history: list[PublicLogOut]
-    url: str
+    details: bool = Field(description="true when the token was given and the details are shown")
+    category_code: str | None = None
+    category_name: str | None = None
+    street_code: str | None = None
+    created_at: datetime | None = None
+    dispatched_at: datetime | None = None
+    deadline: datetime | None = None
+    closed_at: datetime | None = None
+    history: list[PublicLogOut] = Field(default_factory=list)
+    url: str | None = Field(default=None, description="the QR link (with its token), when details are shown")
+
+
+class PublicLinkOut(BaseModel):
+    url: str = Field(description="the public page's link with its access token, as in the QR code")
 
 
 class CalendarOverrideIn(BaseModel):

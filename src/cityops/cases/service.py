@@ -18,10 +18,20 @@ from sqlalchemy.orm import Session
 from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.creation import insert_new_case
-from cityops.cases.lifecycle import perform_action
+from cityops.cases.lifecycle import add_attachments, perform_action
 from cityops.cases.models import Case
-from cityops.cases.queries import CaseFilters, get_case, list_cases, visible_case_with_attachment
+from cityops.cases.queries import (
+    SORTS,
+    CaseFilters,
+    count_cases,
+    get_case,
+    list_cases,
+    page_cases,
+    visible_case_with_attachment,
+)
+from cityops.cases.replies import record_reply_score
 from cityops.cases.schemas import CaseCreate
+from cityops.cases.sla import remaining_seconds
 from cityops.cases.stats import (
     DispatchCount,
     RecentReport,
@@ -37,10 +47,13 @@ from cityops.db import new_id, utcnow
 from cityops.errors import Invalid, NotFound
 
 __all__ = [
+    "SORTS",
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
+    "add_attachments",
     "check_text",
+    "count_cases",
     "counts_by_category_street",
     "counts_by_category_street_day",
     "create_case",
@@ -49,8 +62,11 @@ __all__ = [
     "get_case",
     "labelled_descriptions",
     "list_cases",
+    "page_cases",
     "perform_action",
     "recent_reports",
+    "record_reply_score",
+    "remaining_seconds",
     "reply_scores",
     "visible_case_with_attachment",
 ]
@@ -71,10 +87,22 @@ def check_text(value: str | None, field: str, limit: int, *, required: bool = Fa
     return text or None
 
 
-def _find_idempotent(session: Session, principal: Principal, key: str) -> Case | None:
-    return session.scalars(
+def _find_idempotent(session: Session, principal: Principal, key: str, data: CaseCreate) -> Case | None:
+    """The case an earlier request with ``key`` created; refuses a key reused for another report."""
+    earlier = session.scalars(
         select(Case).where(Case.created_by_id == principal.id, Case.idempotency_key == key)
     ).first()
+    if earlier is not None and (
+        earlier.description != (data.description or "").strip() or earlier.category_code != data.category_code
+    ):
+        # The middleware compares whole requests; this catches what reaches the case row (a race,
+        # or a lost answer record): a second report under one key must not vanish silently.
+        raise Invalid(
+            "该 Idempotency-Key 已用于另一份上报，请换一个新的键",
+            "This Idempotency-Key was used for a different report; use a new key",
+            code="idempotency_key_reused",
+        )
+    return earlier
 
 
 def create_case(
@@ -105,7 +133,7 @@ def create_case_idempotent(
     now = now or utcnow()
     key = check_text(idempotency_key, "Idempotency-Key", 128)
     if key is not None:
-        earlier = _find_idempotent(session, principal, key)
+        earlier = _find_idempotent(session, principal, key, data)
         if earlier is not None:
             return earlier, False
 
@@ -117,7 +145,7 @@ def create_case_idempotent(
         external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
         raise external.unknown_category(data.category_code) from None
-    areas = [loc.grid_code, loc.community_code, loc.street_code, getattr(loc, "district_code", None)]
+    areas = [c for c in (loc.grid_code, loc.community_code, loc.street_code, loc.district_code) if c]
     try:
         department = external.responsible_department(session, data.category_code, areas)
     except Invalid:
@@ -157,7 +185,7 @@ def create_case_idempotent(
         with session.begin_nested():
             insert_new_case(session, case, principal, now, details)
     except IntegrityError:
-        earlier = _find_idempotent(session, principal, key)
+        earlier = _find_idempotent(session, principal, key, data)
         if earlier is None:
             raise
         return earlier, False

@@ -66,3 +66,19 @@ def resume(session: Session, case: Case, now: datetime) -> float:
             case.warned = False
     case.paused_seconds = (case.paused_seconds or 0.0) + paused
     return paused
+
+
+def remaining_seconds(session: Session, case: Case, now: datetime) -> float | None:
+    """Counted time left until the deadline (negative when overdue; frozen while parked).
+
+    Working seconds for working-time limits, wall seconds for emergencies; None without a
+    running clock (not yet dispatched, or finished).
+    """
+    if case.deadline is None or case.limit_kind is None or case.state in ("handled", "verified", "closed"):
+        return None
+    cal = working_calendar(session)
+    kind = cast(clock.LimitKind, case.limit_kind)
+    at = case.parked_at if case.state == "parked" and case.parked_at else now
+    if at <= case.deadline:
+        return clock.elapsed(at, case.deadline, kind, cal).total_seconds()
+    return -clock.elapsed(case.deadline, at, kind, cal).total_seconds()

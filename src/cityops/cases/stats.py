@@ -14,14 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.cases.models import Case, CaseLog
-
-_LOCAL = ZoneInfo("Asia/Shanghai")
+from cityops.config import get_settings
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,8 @@ def recent_reports(
 def counts_by_category_street_day(
     session: Session, since: datetime, until: datetime
 ) -> dict[tuple[str, str | None, date], int]:
-    """Cases created in [since, until) per (category, street, local day in Asia/Shanghai)."""
+    """Cases created in [since, until) per (category, street, local day in ``Settings.timezone``)."""
+    local = get_settings().tz
     out: dict[tuple[str, str | None, date], int] = {}
     rows = session.execute(
         select(Case.category_code, Case.street_code, Case.created_at).where(
@@ -115,7 +114,7 @@ def counts_by_category_street_day(
         )
     )
     for category, street, at in rows:
-        key = (category, street, at.astimezone(_LOCAL).date())
+        key = (category, street, at.astimezone(local).date())
         out[key] = out.get(key, 0) + 1
     return out
 

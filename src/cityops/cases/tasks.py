@@ -102,3 +102,10 @@ def sweep_deadlines(session: Session, now: datetime | None = None) -> dict[str, 
                 break
     session.flush()
     return counts
+
+
+def index_search(session: Session, now: datetime) -> dict[str, int]:
+    """Put new case descriptions into the full-text index (cases.search)."""
+    from cityops.cases.search import index_pending
+
+    return {"indexed": index_pending(session, now)}

@@ -1,7 +1,7 @@
 """Admin HTTP API of the catalog and of departments: thin handlers over catalog.service.
 
 Reads need any signed-in user; edits need the admin role. Every request is one transaction
-(``get_session``), so a failed edit or import leaves nothing behind.
+(``SessionDep``), so a failed edit or import leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from sqlalchemy.orm import Session
 
+from cityops.accounts.principal import Principal
 from cityops.catalog import excel, service
 from cityops.catalog.models import Category
 from cityops.catalog.schemas import (
@@ -31,14 +32,15 @@ from cityops.catalog.schemas import (
     TimeLimitsOut,
 )
 from cityops.errors import TooLarge
-from cityops.web.deps import current_principal, get_session, require_roles
+from cityops.web.deps import SessionDep, current_principal, require_roles
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 router_departments = APIRouter(prefix="/api/v1/departments", tags=["departments"])
 
 READ = [Depends(current_principal)]
 ADMIN = [Depends(require_roles("admin"))]
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# The caller, for the audit trail (the same cached value the ADMIN check saw).
+CallerDep = Annotated[Principal, Depends(current_principal)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -222,12 +224,14 @@ def get_department(code: str, session: SessionDep) -> DepartmentOut:
 @router_departments.post(
     "", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED, dependencies=ADMIN
 )
-def create_department(body: DepartmentCreate, session: SessionDep) -> DepartmentOut:
-    return DepartmentOut.model_validate(service.create_department(session, **body.model_dump()))
+def create_department(body: DepartmentCreate, session: SessionDep, actor: CallerDep) -> DepartmentOut:
+    return DepartmentOut.model_validate(service.create_department(session, **body.model_dump(), actor=actor))
 
 
 @router_departments.patch("/{code}", response_model=DepartmentOut, dependencies=ADMIN)
-def patch_department(code: str, body: DepartmentPatch, session: SessionDep) -> DepartmentOut:
+def patch_department(
+    code: str, body: DepartmentPatch, session: SessionDep, actor: CallerDep
+) -> DepartmentOut:
     # Only fields sent are changed; an explicit null clears area_code or phone.
     changes = body.model_dump(exclude_unset=True)
-    return DepartmentOut.model_validate(service.update_department(session, code, **changes))
+    return DepartmentOut.model_validate(service.update_department(session, code, **changes, actor=actor))

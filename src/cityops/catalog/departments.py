@@ -1,114 +1,25 @@
-"""Department operations (处置单位): the table lives in accounts.models; the catalog owns editing it."""
+"""Departments (处置单位) as the catalog's admin API and the responsibility list see them.
+
+The table and the one implementation belong to accounts (``accounts/departments.py``); these
+names stay so that ``catalog.service.create_department`` and friends keep working.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from cityops.accounts.service import (
+    DEPARTMENT_KINDS,
+    create_department,
+    department_names,
+    get_department,
+    list_departments,
+    update_department,
+)
 
-from cityops.accounts.models import Department
-from cityops.errors import Conflict, Invalid, NotFound
-
-DEPARTMENT_KINDS = ("department", "street", "utility")
-
-
-def list_departments(
-    session: Session, *, kind: str | None = None, active: bool | None = None
-) -> list[Department]:
-    """Departments ordered by code, optionally of one kind or activity."""
-    stmt = select(Department).order_by(Department.code)
-    if kind is not None:
-        stmt = stmt.where(Department.kind == kind)
-    if active is not None:
-        stmt = stmt.where(Department.active == active)
-    return list(session.scalars(stmt))
-
-
-def get_department(session: Session, code: str) -> Department:
-    department = session.get(Department, code)
-    if department is None:
-        raise NotFound(
-            f"部门 {code} 不存在",
-            f"Department {code!r} does not exist",
-            code="department_not_found",
-            details={"department_code": code},
-        )
-    return department
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in DEPARTMENT_KINDS:
-        raise Invalid(
-            "部门类型必须是 department、street 或 utility",
-            "department kind must be department, street or utility",
-            details={"field": "kind", "value": kind},
-        )
-
-
-def create_department(
-    session: Session,
-    *,
-    code: str,
-    name: str,
-    kind: str = "department",
-    area_code: str | None = None,
-    phone: str | None = None,
-    active: bool = True,
-) -> Department:
-    """Create a department; Conflict when the code is taken."""
-    _check_kind(kind)
-    if not code.strip() or not name.strip():
-        raise Invalid(
-            "部门代码和名称不能为空",
-            "department code and name are required",
-            details={"fields": ["code", "name"]},
-        )
-    if session.get(Department, code) is not None:
-        raise Conflict(
-            f"部门 {code} 已存在",
-            f"Department {code!r} already exists",
-            code="department_exists",
-            details={"department_code": code},
-        )
-    department = Department(
-        code=code,
-        name=name.strip(),
-        kind=kind,
-        area_code=area_code or None,
-        phone=phone or None,
-        active=active,
-    )
-    session.add(department)
-    session.flush()
-    return department
-
-
-_UNSET: object = object()
-
-
-def update_department(
-    session: Session,
-    code: str,
-    *,
-    name: str | None = None,
-    kind: str | None = None,
-    area_code: str | object | None = _UNSET,
-    phone: str | object | None = _UNSET,
-    active: bool | None = None,
-) -> Department:
-    """Change a department; ``area_code``/``phone`` given as None clear the value."""
-    department = get_department(session, code)
-    if name is not None:
-        if not name.strip():
-            raise Invalid("名称不能为空", "name must not be empty", details={"field": "name"})
-        department.name = name.strip()
-    if kind is not None:
-        _check_kind(kind)
-        department.kind = kind
-    if area_code is not _UNSET:
-        department.area_code = area_code or None  # type: ignore[assignment]
-    if phone is not _UNSET:
-        department.phone = phone or None  # type: ignore[assignment]
-    if active is not None:
-        department.active = active
-    session.flush()
-    return department
+__all__ = [
+    "DEPARTMENT_KINDS",
+    "create_department",
+    "department_names",
+    "get_department",
+    "list_departments",
+    "update_department",
+]

@@ -16,7 +16,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.accounts.models import Department
+from cityops.accounts import service as accounts
 from cityops.catalog import limits, service
 from cityops.catalog.excel_checks import (
     CATEGORY_HEADERS,
@@ -79,13 +79,10 @@ def export_workbook(session: Session) -> bytes:
         _append(ws, [t.category_code, t.grade or "", LIMIT_ZH[t.kind], _number(t.value)])
     ws = wb.create_sheet(SHEET_RESPONSIBILITIES)
     _append(ws, RESPONSIBILITY_HEADERS)
-    stmt = (
-        select(Responsibility, Department.name)
-        .join(Department, Department.code == Responsibility.department_code)
-        .order_by(Responsibility.category_code, Responsibility.area_code)
-    )
-    for r, dept_name in session.execute(stmt):
-        _append(ws, [r.category_code, r.area_code, r.department_code, dept_name])
+    stmt = select(Responsibility).order_by(Responsibility.category_code, Responsibility.area_code)
+    names = accounts.department_names(session)  # departments are accounts' table: ask its service
+    for r in session.scalars(stmt):
+        _append(ws, [r.category_code, r.area_code, r.department_code, names.get(r.department_code, "")])
     for sheet in wb.worksheets:
         # Codes are text: keep Excel from dropping leading zeros when someone edits a cell.
         for col in ("A", "B", "C", "D", "F") if sheet.title == SHEET_CATEGORIES else ("A", "B", "C"):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cityops.accounts.models import Department
+from cityops.accounts import service as accounts
 from cityops.catalog import limits
 from cityops.catalog.models import Category, Responsibility
 from cityops.errors import Invalid, NotFound
@@ -96,9 +96,7 @@ def check_responsibility_rows(
     categories = set(known_categories) | set(
         session.scalars(select(Category.code).where(Category.code.in_({r[0] for r in rows})))
     )
-    departments = set(
-        session.scalars(select(Department.code).where(Department.code.in_({r[2] for r in rows})))
-    )
+    departments = set(accounts.department_names(session, {r[2] for r in rows}))
     errors: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for i, (cat, area, dept) in enumerate(rows):

@@ -24,7 +24,7 @@ from cityops.accounts import service as accounts
 from cityops.accounts.models import Department, User
 from cityops.areas import service as areas
 from cityops.areas.models import Area
-from cityops.cases.models import Case, CaseLog, CaseTask, Supervision
+from cityops.cases.models import Case, CaseLog, CaseSearchDoc, CaseSearchTerm, CaseTask, Supervision
 from cityops.catalog import service as catalog
 from cityops.catalog.models import Category, Responsibility
 from cityops.config import Settings
@@ -139,7 +139,7 @@ def delete_demo(session: Session) -> dict[str, int]:
     ids = _demo_case_ids(session)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for table in (CaseLog, CaseTask, Supervision):
+        for table in (CaseLog, CaseTask, Supervision, CaseSearchTerm, CaseSearchDoc):
             session.execute(delete(table).where(table.case_id.in_(chunk)))
         session.execute(delete(Case).where(Case.id.in_(chunk)))
     codes = [c for c in session.scalars(select(Department.code)) if c.startswith(depts.PREFIX)]
@@ -226,6 +226,11 @@ def load_demo(
                 made = generate_cases(session, n=n_cases, seed=seed, now=now, district=district,
                                       prefix=settings.case_code_prefix, tick=step("历史案件 cases", n_cases))
                 summary.update({f"{k}_added": v for k, v in made.items()})
+        with unit_of_work(factory) as session:
+            # The full-text index of the generated descriptions (the worker keeps it current).
+            from cityops.cases.search import index_pending
+
+            summary["search_indexed"] = index_pending(session, max_batches=10_000)
     with unit_of_work(factory) as session:
         summary.update(_counts(session))
     summary["status"] = "reloaded" if reset else "loaded"

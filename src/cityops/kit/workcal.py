@@ -24,7 +24,7 @@ import bisect
 import functools
 import math
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import accumulate
 from zoneinfo import ZoneInfo
 
@@ -81,16 +81,16 @@ def _require_aware(value: datetime, name: str) -> None:
         raise ValueError(f"{name} 必须带时区 / {name} must be a timezone-aware datetime")
 
 
-def _to_local(value: datetime) -> tuple[date, int]:
-    """Split an aware instant into its Shanghai date and microseconds since local midnight."""
-    local = value.astimezone(LOCAL_TZ)
+def _to_local(value: datetime, tz: tzinfo = LOCAL_TZ) -> tuple[date, int]:
+    """Split an aware instant into its local date and microseconds since local midnight."""
+    local = value.astimezone(tz)
     sod = ((local.hour * 60 + local.minute) * 60 + local.second) * _US + local.microsecond
     return local.date(), sod
 
 
-def _from_local(day: date, sod_us: int) -> datetime:
+def _from_local(day: date, sod_us: int, tz: tzinfo = LOCAL_TZ) -> datetime:
     """The aware UTC instant at ``sod_us`` microseconds after local midnight of ``day``."""
-    local = datetime.combine(day, time(), tzinfo=LOCAL_TZ) + timedelta(microseconds=sod_us)
+    local = datetime.combine(day, time(), tzinfo=tz) + timedelta(microseconds=sod_us)
     return local.astimezone(UTC)
 
 
@@ -131,7 +131,9 @@ class WorkCalendar:
     may at worst build twice with the same result.
     """
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+    def __init__(self, overrides: Mapping[date, bool] | None = None, tz: tzinfo = LOCAL_TZ) -> None:
+        # Working hours are local times of the district's zone (Settings.tz; Asia/Shanghai).
+        self._tz = tz
         clean: dict[date, bool] = {}
         for key, flag in (overrides or {}).items():
             # datetime is a subclass of date but would never equal a date key, so the override
@@ -203,7 +205,7 @@ class WorkCalendar:
     def is_working_time(self, at: datetime) -> bool:
         """Whether the aware instant ``at`` falls inside a working period of a working day."""
         _require_aware(at, "at")
-        day, sod = _to_local(at)
+        day, sod = _to_local(at, self._tz)
         return self.is_workday(day) and any(ps <= sod < pe for ps, pe in _PERIODS_US)
 
     def next_working_moment(self, at: datetime) -> datetime:
@@ -222,17 +224,17 @@ class WorkCalendar:
                 f"工作秒数必须是非负有限数: {seconds!r} / seconds must be finite and >= 0, got {seconds!r}"
             )
         remaining = round(seconds * _US)
-        day, sod = _to_local(start)
+        day, sod = _to_local(start, self._tz)
 
         if self.is_workday(day):
             if remaining == 0:
                 for ps, pe in _PERIODS_US:
                     if sod < pe:
-                        return _from_local(day, max(sod, ps))
+                        return _from_local(day, max(sod, ps), self._tz)
             else:
                 at, remaining = _consume_in_day(sod, remaining)
                 if at is not None:
-                    return _from_local(day, at)
+                    return _from_local(day, at, self._tz)
 
         # The rest starts at the beginning of a later working day. Skip whole working days at
         # once: the last (partial or full) day is the (full_days + 1)-th working day after today.
@@ -241,10 +243,10 @@ class WorkCalendar:
             full_days, last = full_days - 1, _DAY_US
         target = self.nth_workday(day + timedelta(days=1), full_days + 1)
         if last == 0:
-            return _from_local(target, _PERIODS_US[0][0])
+            return _from_local(target, _PERIODS_US[0][0], self._tz)
         at, _ = _consume_in_day(0, last)
         assert at is not None  # last <= one working day, so it always fits in one day
-        return _from_local(target, at)
+        return _from_local(target, at, self._tz)
 
     def working_seconds_between(self, a: datetime, b: datetime) -> float:
         """Working seconds in ``[a, b)``; 0.0 when ``b <= a``."""
@@ -256,8 +258,8 @@ class WorkCalendar:
         _require_aware(b, "b")
         if b <= a:
             return 0
-        da, sa = _to_local(a)
-        db, sb = _to_local(b)
+        da, sa = _to_local(a, self._tz)
+        db, sb = _to_local(b, self._tz)
         if da == db:
             return _worked_in_day(sa, sb) if self.is_workday(da) else 0
         head = _worked_in_day(sa, 24 * 3600 * _US) if self.is_workday(da) else 0

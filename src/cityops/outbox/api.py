@@ -7,11 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.outbox import service
-from cityops.web.deps import current_principal, get_session
+from cityops.web.deps import SessionDep, current_principal
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -31,9 +30,9 @@ class MarkRead(BaseModel):
 
 @router.get("", response_model=list[NotificationOut])
 def my_notifications(
+    session: SessionDep,
     unread_only: bool = False,
     limit: int = Query(50, ge=1, le=200),
-    session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(current_principal),
 ) -> list[Any]:
     return list(
@@ -44,7 +43,7 @@ def my_notifications(
 @router.post("/read")
 def mark_read(
     body: MarkRead,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     principal: Principal = Depends(current_principal),
 ) -> dict[str, int]:
     return {"marked": service.mark_read(session, principal, body.ids)}

@@ -27,6 +27,7 @@ TITLES = {
     "case.escalated": "案卷被督办 / A case is under supervision",
     "merchant.notice": "城市眼提醒：请在时限内自行整改 / Camera notice: please correct it yourself in time",
     "report.outcome": "您反映的问题有了结果 / The case you reported on has an outcome",
+    "system.subscriber_failed": "后台处理出错，请查看日志 / A background step failed; see the log",
 }
 MAX_ATTEMPTS = 8
 log = logging.getLogger("cityops.outbox")

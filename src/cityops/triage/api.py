@@ -18,7 +18,7 @@ from cityops.triage import service
 from cityops.triage.hotspots import HotIssue
 from cityops.triage.reply_quality import score_reply
 from cityops.triage.routing import check_report_text
-from cityops.web.deps import current_principal, get_session, require_roles
+from cityops.web.deps import SessionDep, current_principal, require_roles
 
 router = APIRouter(prefix="/api/v1/triage", tags=["triage"])
 warnings_router = APIRouter(prefix="/api/v1/warnings", tags=["safety"])
@@ -75,7 +75,7 @@ class ReplyScoreIn(BaseModel):
 @router.post("/route")
 def route(
     body: RouteIn,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     _: Principal = Depends(require_roles(*OPERATORS, "inspector")),
 ) -> dict[str, Any]:
     if (body.lon is None) != (body.lat is None):
@@ -123,7 +123,7 @@ INTAKE_ROLES = ("operator", "inspector", "dispatcher", "admin")
 def intake(
     body: IntakeIn,
     response: Response,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     who: Principal = Depends(require_roles(*INTAKE_ROLES)),
 ) -> dict[str, Any]:
     """Route a report end to end: 201 with the dispatched case, or 202 with the queue item."""
@@ -151,8 +151,8 @@ def intake(
 
 @router.get("/queue")
 def queue(
+    session: SessionDep,
     limit: int = Query(50, ge=1, le=500),
-    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles(*OPERATORS)),
 ) -> list[dict[str, Any]]:
     return [_queue_dict(i) for i in service.list_queue(session, limit=limit)]
@@ -162,7 +162,7 @@ def queue(
 def resolve(
     item_id: uuid.UUID,
     body: ResolveIn,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     who: Principal = Depends(require_roles(*OPERATORS)),
 ) -> dict[str, Any]:
     """The operator's category: the case is created, filed and dispatched; the label is kept."""
@@ -174,9 +174,9 @@ def resolve(
 
 @router.get("/accurate-dispatch")
 def accurate_dispatch(
+    session: SessionDep,
     since: datetime | None = None,
     until: datetime | None = None,
-    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
 ) -> list[dict[str, Any]]:
     until = until or datetime.now(UTC)
@@ -189,7 +189,7 @@ def accurate_dispatch(
 @router.get("/thresholds/{category_code}")
 def get_threshold(
     category_code: str,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     _: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     return {"category_code": category_code, "threshold": service.get_threshold(session, category_code)}
@@ -199,7 +199,7 @@ def get_threshold(
 def put_threshold(
     category_code: str,
     body: ThresholdIn,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     _: Principal = Depends(require_roles("admin")),
 ) -> dict[str, Any]:
     row = service.set_threshold(session, category_code, body.threshold)
@@ -208,7 +208,7 @@ def put_threshold(
 
 @router.get("/gazetteer")
 def gazetteer_list(
-    session: Session = Depends(get_session, scope="function"), _: Principal = Depends(current_principal)
+    session: SessionDep, _: Principal = Depends(current_principal)
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -226,7 +226,7 @@ def gazetteer_list(
 @router.post("/gazetteer", status_code=201)
 def gazetteer_add(
     body: GazetteerIn,
-    session: Session = Depends(get_session, scope="function"),
+    session: SessionDep,
     _: Principal = Depends(require_roles("admin")),
 ) -> dict[str, Any]:
     row = service.add_gazetteer_entry(session, **body.model_dump())
@@ -268,9 +268,9 @@ def _hot_dict(h: HotIssue, members: bool = False) -> dict[str, Any]:
 
 @router.get("/hot-issues")
 def hot_issues(
+    session: SessionDep,
     days: int = Query(7, ge=1, le=90),
     limit: int = Query(10, ge=1, le=100),
-    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> list[dict[str, Any]]:
     return [_hot_dict(h) for h in _hot(session, days)[:limit]]
@@ -279,8 +279,8 @@ def hot_issues(
 @router.get("/hot-issues/{issue_id}")
 def hot_issue(
     issue_id: str,
+    session: SessionDep,
     days: int = Query(7, ge=1, le=90),
-    session: Session = Depends(get_session, scope="function"),
     _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> dict[str, Any]:
     for h in _hot(session, days):
@@ -309,12 +309,12 @@ def reply_score(body: ReplyScoreIn, _: Principal = Depends(current_principal)) -
 
 @warnings_router.get("")
 def warnings(
+    session: SessionDep,
     status: str | None = None,
     source: str | None = None,
     min_level: int = Query(1, ge=1, le=4),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
-    session: Session = Depends(get_session, scope="function"),
     who: Principal = Depends(require_roles("leader", "dispatcher", "admin")),
 ) -> dict[str, Any]:
     rows, total = safety.list_warnings(

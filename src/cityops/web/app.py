@@ -9,12 +9,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from inspect import iscoroutinefunction
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -24,9 +26,12 @@ from cityops import __version__
 from cityops.config import Settings, UnsafeSettings, get_settings
 from cityops.db import make_engine, make_sessionmaker
 from cityops.web.deps import finish_in_handler_thread
+from cityops.web.docs import install_docs
 from cityops.web.errors import install_error_handlers
 from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
+from cityops.web.openapi import complete_openapi
+from cityops.web.security import security_headers
 
 log = logging.getLogger("cityops.web")
 
@@ -35,6 +40,7 @@ ROUTERS = (
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
+    "cityops.cases.public:pages_router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",
@@ -45,6 +51,10 @@ ROUTERS = (
     "cityops.triage.api:warnings_router",
     "cityops.intake.api:router",
     "cityops.intake.open311_api:router",
+    # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
+    "cityops.web.pages:router",
+    "cityops.areas.pages:router",
+    "cityops.workbench.pages:router",
 )
 
 
@@ -112,7 +122,12 @@ def _commit_in_handler_thread(router: APIRouter) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; ``engine`` lets tests and benchmarks hand in their own database."""
     settings = settings or get_settings()
+    # One settings object: the domain's get_settings() now answers with the app's own.
+    get_settings.configure(settings)
     engine = engine or make_engine(settings.database_url)
+    from cityops.wiring import wire
+
+    wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -151,6 +166,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # FastAPI's own OpenTelemetry hooks cost a provider check and span bookkeeping on every
         # request even with no exporter; cityops logs each request itself (web.middleware).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        docs_url=None,  # web.docs serves both from the project's own static files
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -159,9 +176,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     install_error_handlers(app)
     _include_routers(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_health(app)
-    app.add_middleware(IdempotencyMiddleware, factory_getter=lambda: app.state.sessionmaker)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
+    install_docs(app, settings)
+    app.openapi = functools.partial(complete_openapi, app, settings)  # type: ignore[method-assign]
+    app.add_middleware(
+        IdempotencyMiddleware,
+        factory_getter=lambda: app.state.sessionmaker,
+        settings_getter=lambda: app.state.settings,
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_upload_bytes + 64 * 1024,
+        security_headers=security_headers(settings),
+    )
     return app
 
 
@@ -189,7 +217,3 @@ def _add_health(app: FastAPI) -> None:
                 status_code=503,
             )
         return {"status": "ready", "database": engine.dialect.name}
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")

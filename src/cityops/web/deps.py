@@ -1,10 +1,11 @@
 """FastAPI dependencies shared by every capability's api.py.
 
-``get_session`` gives one transaction per request: it commits after the handler returns and
-rolls back on any error, so a failed request never half-writes anything. It must be used with
-``scope="function"`` (as ``SessionDep`` does): FastAPI's default scope would run the commit after
-the response has been sent, so a client could be told "201 Created" for a report whose commit
-then failed, or read its own change before it is visible.
+``SessionDep`` is the one way a handler gets its session: one transaction per request, committed
+after the handler returns and rolled back on any error, so a failed request never half-writes
+anything. It uses ``scope="function"``: FastAPI's default scope would run the commit after the
+response has been sent, so a client could be told "201 Created" for a report whose commit then
+failed, or read its own change before it is visible. The one opt-out is
+``single_statement_session``, for the two single-statement hot paths (decision 0004).
 
 The dependencies themselves are ``async``: FastAPI runs every *sync* dependency in a worker
 thread, and a request used to hop threads five or six times before its handler ran. Now a
@@ -100,44 +101,52 @@ def _session_dependency(
 get_session = _session_dependency(lambda state: state.sessionmaker)
 
 
-def _read_factory(state: Any) -> sessionmaker[Session]:
-    """``state.sessionmaker``'s twin whose sessions run without a transaction (built once)."""
+def _single_statement_factory(state: Any) -> sessionmaker[Session]:
+    """``state.sessionmaker``'s twin for :func:`single_statement_session` (built once per factory).
+
+    On PostgreSQL its sessions run in autocommit (no BEGIN/COMMIT round trips). Elsewhere it is
+    ``state.sessionmaker`` itself: SQLite's transactions cost no round trip, and a creation there
+    is three statements that must stay atomic. A factory bound to a connection (a test's outer
+    transaction) keeps its transaction too.
+    """
     base: sessionmaker[Session] = state.sessionmaker
-    cached = getattr(state, "read_sessionmaker", None)
+    cached = getattr(state, "single_statement_sessionmaker", None)
     if cached is not None and cached[0] is base:
         return cached[1]
     bind = base.kw.get("bind")
-    # A factory bound to a connection (a test's outer transaction) keeps its transaction.
     derived = (
         sessionmaker(**{**base.kw, "bind": bind.execution_options(isolation_level="AUTOCOMMIT")})
-        if isinstance(bind, Engine)
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql"
         else base
     )
-    state.read_sessionmaker = (base, derived)
+    state.single_statement_sessionmaker = (base, derived)
     return derived
 
 
-# A session without a transaction, for handlers that read (and write at most one row). Each
-# statement commits on its own, so a read costs one round trip instead of three (BEGIN, the query,
-# COMMIT). Use it only where one statement's atomicity is enough: a case read that also writes its
-# audit record is fine, a state change is not.
-get_read_session = _session_dependency(_read_factory)
-
-
-# The one way handlers should ask for a session (commit before the response is sent).
+# The one way handlers ask for a session: one transaction per request, committed before the
+# response is sent.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def read_session(request: Request) -> AbstractContextManager[Session]:
-    """``ReadSessionDep`` as a context manager, for a sync handler to open in its own thread.
+def single_statement_session(request: Request) -> AbstractContextManager[Session]:
+    """The one opt-out from ``SessionDep`` (docs/decisions/0004): a session without BEGIN/COMMIT.
 
-    The busiest read (``GET /api/v1/cases/{id}``) uses it: as a generator dependency the session
-    cost FastAPI more bookkeeping per request than the read's own query.
+    Only for the two hot paths whose work is a single statement, each pinned by a test: the case
+    read (``GET /api/v1/cases/{id}``: one SELECT, at most one audit row) and a creation without an
+    ``Idempotency-Key`` (``POST /api/v1/cases``: one statement on PostgreSQL). Opened inside the
+    sync handler, in its thread: as a generator dependency the session cost FastAPI more
+    bookkeeping per request than the read's own query. Everything else uses ``SessionDep``.
     """
     from cityops.db import unit_of_work
 
-    return unit_of_work(_read_factory(request.app.state))
+    return unit_of_work(_single_statement_factory(request.app.state))
+
+
+# Older names, kept for one release so branches written against them still merge and run. They
+# are the one dependency and the one opt-out above; use those.
+get_read_session = get_session
+ReadSessionDep = SessionDep
+read_session = single_statement_session
 
 
 def _bearer_or_cookie(request: Request) -> str | None:

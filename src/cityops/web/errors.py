@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from cityops.errors import DomainError
+from cityops.web.middleware import BodyTooLarge
 
 log = logging.getLogger("cityops.web")
 
@@ -46,10 +47,17 @@ def _body(code: str, message: str, details: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def _wants_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
         return JSONResponse(
             _body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
         )
@@ -72,7 +80,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(_body("validation_failed", message, {"errors": problems}), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):  # raised while the body was read (web.middleware)
+            return Response(exc.body, status_code=413, media_type="application/json")
+        if _wants_page(request):  # a person's browser on an unknown address: a 404 page
+            from cityops.web.pagekit import error_page
+
+            return error_page(request, exc.status_code, None, f"http_{exc.status_code}")
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", str(exc.detail)))
         if isinstance(exc.detail, str) and exc.status_code not in HTTP_MESSAGES:
             en = exc.detail

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:57:57.369296
+Create Date: 2026-12-03 14:17:13.566579
 """
 
 from __future__ import annotations
@@ -221,6 +221,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("path", sa.String(length=500), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("content_type", sa.String(length=100), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
@@ -395,6 +396,18 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_pending", ["delivered_at", "available_at"], unique=False)
 
     op.create_table(
+        "revoked_tokens",
+        sa.Column("token_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("expires_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_revoked_tokens")),
+    )
+    with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_revoked_tokens_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_revoked_tokens_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "safety_warnings",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
@@ -423,6 +436,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_safety_warnings_source"), ["source"], unique=False)
         batch_op.create_index("ix_safety_warnings_status_raised", ["status", "raised_at"], unique=False)
 
+    op.create_table(
+        "sign_in_throttle",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_throttle")),
+    )
     op.create_table(
         "triage_corrections",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -511,6 +531,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_logs")),
         sa.UniqueConstraint("case_id", "seq", name="uq_case_logs_case_seq"),
     )
+    op.create_table(
+        "case_search_docs",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("indexed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_search_docs_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_search_docs")),
+    )
+    op.create_table(
+        "case_search_terms",
+        sa.Column("term", sa.String(length=8), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_search_terms_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("term", "case_id", name=op.f("pk_case_search_terms")),
+    )
+    with op.batch_alter_table("case_search_terms", schema=None) as batch_op:
+        batch_op.create_index("ix_case_search_terms_case", ["case_id"], unique=False)
+
     op.create_table(
         "case_supervisions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -664,6 +705,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_case_supervisions_case_id"))
 
     op.drop_table("case_supervisions")
+    with op.batch_alter_table("case_search_terms", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_search_terms_case")
+
+    op.drop_table("case_search_terms")
+    op.drop_table("case_search_docs")
     op.drop_table("case_logs")
     op.drop_table("triage_thresholds")
     with op.batch_alter_table("triage_queue", schema=None) as batch_op:
@@ -678,12 +724,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_triage_corrections_label"))
 
     op.drop_table("triage_corrections")
+    op.drop_table("sign_in_throttle")
     with op.batch_alter_table("safety_warnings", schema=None) as batch_op:
         batch_op.drop_index("ix_safety_warnings_status_raised")
         batch_op.drop_index(batch_op.f("ix_safety_warnings_source"))
         batch_op.drop_index(batch_op.f("ix_safety_warnings_area_code"))
 
     op.drop_table("safety_warnings")
+    with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_revoked_tokens_user_id"))
+        batch_op.drop_index(batch_op.f("ix_revoked_tokens_expires_at"))
+
+    op.drop_table("revoked_tokens")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_pending")
 
