@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.accounts.principal import Principal
-from cityops.errors import Forbidden
+from cityops.errors import Forbidden, Invalid
 from cityops.intake import duplicates, service
 from cityops.intake.http_devices import ingest_signed
 from cityops.intake.schemas import ReportIn
@@ -266,3 +266,116 @@ def put_merchant(
     _: Annotated[Principal, Depends(require_roles(*ADMIN))],
 ) -> dict[str, Any]:
     return service.merchant_dict(service.save_merchant(session, id=merchant_id, **body.model_dump()))
+
+
+# -- hotline (12345) ------------------------------------------------------------------------------
+
+HOTLINE_ROLES = ("operator", "dispatcher", "admin")
+
+
+class HotlineOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_no: str = Field(min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=5000)
+    address: str | None = Field(default=None, max_length=300)
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=30)
+    category_code: str | None = Field(default=None, max_length=20)
+    lon: float | None = Field(default=None, allow_inf_nan=False)
+    lat: float | None = Field(default=None, allow_inf_nan=False)
+
+
+@router.post("/hotline/orders")
+def hotline_orders(
+    body: list[HotlineOrder],
+    session: SessionDep,
+    who: Annotated[Principal, Depends(require_roles(*HOTLINE_ROLES))],
+) -> dict[str, Any]:
+    """The call-centre system's API: work orders as JSON; the order number makes a retry harmless."""
+    from cityops.intake import hotline
+
+    return hotline.import_orders(session, who, [o.model_dump() for o in body], {f: f for f in hotline.FIELDS})
+
+
+@router.post("/hotline/import")
+async def hotline_import(
+    request: Request, who: Annotated[Principal, Depends(require_roles(*HOTLINE_ROLES))]
+) -> dict[str, Any]:
+    """An Excel/CSV export (multipart ``file``) with an optional ``mapping`` (JSON: heading → field)."""
+    import orjson
+
+    from cityops.db import unit_of_work
+    from cityops.intake import hotline
+
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise Invalid(
+            "请上传文件（file）", "upload the export as the multipart field 'file'", details={"field": "file"}
+        )
+    data = await upload.read()
+    try:
+        mapping = orjson.loads(str(form.get("mapping") or "{}"))
+    except orjson.JSONDecodeError:
+        raise Invalid("mapping 必须是 JSON", "mapping must be JSON", details={"field": "mapping"}) from None
+    if not isinstance(mapping, dict):
+        raise Invalid("mapping 必须是对象", "mapping must be an object", details={"field": "mapping"})
+
+    def run() -> dict[str, Any]:
+        rows = hotline.read_table(data, upload.filename or "upload.csv")
+        with unit_of_work(request.app.state.sessionmaker) as session:
+            return hotline.import_orders(session, who, rows, {str(k): str(v) for k, v in mapping.items()})
+
+    return await anyio.to_thread.run_sync(run)
+
+
+# -- inspectors ----------------------------------------------------------------------------------
+
+
+class VerificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    passed: bool
+    note: str | None = Field(default=None, max_length=2000)
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=20)
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+
+@router.post("/inspector/patrol", status_code=201)
+def patrol(
+    body: ReportIn, session: SessionDep, who: Annotated[Principal, Depends(require_roles("inspector"))]
+) -> JSONResponse:
+    from cityops.intake import inspectors
+
+    submitted = inspectors.patrol_report(session, who, body)
+    return JSONResponse(report_out(submitted), status_code=201 if submitted.created else 200)
+
+
+@router.post("/inspector/verifications/{case_ref}", status_code=201)
+def verification(
+    case_ref: str,
+    body: VerificationIn,
+    session: SessionDep,
+    who: Annotated[Principal, Depends(require_roles("inspector"))],
+) -> dict[str, Any]:
+    from cityops.intake import inspectors
+
+    r = inspectors.verification_result(
+        session, who, case_ref, body.passed, body.note, body.attachments, key=body.idempotency_key
+    )
+    return {"id": str(r.id), "case_code": r.case_code, "passed": body.passed, "state": r.informed_state}
+
+
+@router.get("/inspector/counts")
+def inspector_counts(
+    session: SessionDep,
+    _: Annotated[Principal, Depends(require_roles("dispatcher", "leader", "admin"))],
+    days: int = Query(30, ge=1, le=366),
+) -> list[dict[str, Any]]:
+    """Patrol reports, the cases they became and verifications per inspector (for evaluation)."""
+    from datetime import timedelta
+
+    from cityops.db import utcnow
+    from cityops.intake import inspectors
+
+    now = utcnow()
+    return inspectors.counts(session, now - timedelta(days=days), now + timedelta(seconds=1))
