@@ -210,6 +210,21 @@ def _mount_triage() -> None:
 _mount_triage()
 
 
+@app.command()
+def simulate(
+    url: str = typer.Option("http://127.0.0.1:8000", help="the demo server (camera alarms go here)"),
+    mqtt: str = typer.Option("mqtt://127.0.0.1:1883", help="the MQTT broker (telemetry goes here)"),
+    seconds: float = typer.Option(600, help="how long to run"),
+    interval: float = typer.Option(2.0, help="seconds between telemetry rounds"),
+) -> None:
+    """Publish realistic demo telemetry (water level, manhole tilt, smoke, air, noise, elevators)
+    and the demo camera's signed alarms, so the demo is alive."""
+    from cityops.intake.simulate import run
+
+    sent = run(base_url=url, mqtt_url=mqtt, seconds=seconds, interval=interval, echo=typer.echo)
+    typer.echo(json.dumps(sent))
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app()
