@@ -51,6 +51,7 @@ ROUTERS = (
     "cityops.triage.api:warnings_router",
     "cityops.intake.api:router",
     "cityops.intake.open311_api:router",
+    "cityops.intake.pages:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
