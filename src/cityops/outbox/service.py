@@ -42,7 +42,10 @@ def enqueue(session: Session, topic: str, payload: dict[str, Any], recipients: l
 
 def log_sms(recipient: str, title: str, payload: dict[str, Any]) -> None:
     """The default SMS gateway: it only logs (a real gateway replaces ``SENDERS["sms"]``)."""
-    log.info("SMS to %s: %s %s", recipient.removeprefix("sms:"), title, payload.get("text", ""))
+    from cityops.accounts.masking import mask_phone
+
+    # The number is masked: logs are read more widely than the people the SMS is for.
+    log.info("SMS to %s: %s %s", mask_phone(recipient.removeprefix("sms:")), title, payload.get("text", ""))
 
 
 # Recipients with these prefixes are also sent out through a gateway ("sms:<phone>"). A sender
