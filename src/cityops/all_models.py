@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "cityops.safety.models",
     "cityops.intake.models",
     "cityops.web.idempotency",
+    "cityops.kit.caches",
 )
 
 

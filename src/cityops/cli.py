@@ -197,6 +197,24 @@ def create_user(
     )
 
 
+@app.command("list-departments")
+def list_departments(
+    all_: bool = typer.Option(False, "--all", help="include departments that are switched off"),
+) -> None:
+    """List the departments (code, kind, name); in demo mode `handler-<code>` signs in as each."""
+    from cityops.accounts import service as accounts
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    with unit_of_work(make_sessionmaker(_engine())) as session:
+        rows = accounts.list_departments(session, active=None if all_ else True)
+        demo = get_settings().demo_mode
+        for d in rows:
+            account = f"  handler-{d.code}" if demo else ""
+            typer.echo(f"{d.code}\t{d.kind}\t{d.name}{'' if d.active else '（停用 / off）'}{account}")
+    if not rows:
+        typer.echo("还没有处置单位 / no departments yet (cityops demo, or POST /api/v1/departments)")
+
+
 def _mount_triage() -> None:
     try:
         from cityops.triage.cli import app as triage_app

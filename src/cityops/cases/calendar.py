@@ -1,49 +1,43 @@
 """The district's working calendar: the override table and the cached WorkCalendar built from it.
 
 Building a WorkCalendar is cheap but its per-year tables are not free, so one calendar is kept
-per database and rebuilt only when the override table changes. "Changed" is detected by a tiny
-fingerprint query (row count and latest edit time), which also catches edits made by other
-processes; edits in this process drop the cache at once.
+per database and rebuilt only when the cache generation moves (``kit/caches.py``): every edit of
+the override table bumps it, so edits in any process are seen everywhere within a second.
 """
 
 from __future__ import annotations
 
-import threading
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.models import CalendarOverride
+from cityops.config import get_settings
 from cityops.db import utcnow
 from cityops.errors import NotFound
+from cityops.kit import caches
 from cityops.kit.workcal import WorkCalendar
 
-_lock = threading.Lock()
-_cache: dict[int, tuple[tuple[int, datetime | None], WorkCalendar]] = {}
+_CALENDAR: caches.GenerationalValue[WorkCalendar] = caches.GenerationalValue("cases.calendar")
 
 
-def invalidate() -> None:
-    """Forget the cached calendars (called after every edit of the override table)."""
-    with _lock:
-        _cache.clear()
+def invalidate(session: Session | None = None) -> None:
+    """Forget the cached calendars (tests). Edits need not call it: writing an override bumps the
+    cache generation (kit/caches.py), which every process notices within a second."""
+    _CALENDAR.clear()
 
 
 def working_calendar(session: Session) -> WorkCalendar:
     """The WorkCalendar with the current overrides of this database (cached)."""
-    key = id(session.get_bind())
-    count, latest = session.execute(select(func.count(), func.max(CalendarOverride.updated_at))).one()
-    stamp = (int(count), latest)
-    hit = _cache.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    rows = session.execute(select(CalendarOverride.day, CalendarOverride.is_workday)).all()
-    cal = WorkCalendar({day: flag for day, flag in rows})
-    with _lock:
-        _cache[key] = (stamp, cal)
-    return cal
+
+    def load() -> WorkCalendar:
+        rows = session.execute(select(CalendarOverride.day, CalendarOverride.is_workday)).all()
+        return WorkCalendar({day: flag for day, flag in rows}, tz=get_settings().tz)
+
+    return _CALENDAR.get(session, load)
 
 
 def list_overrides(session: Session, year: int | None = None) -> list[CalendarOverride]:

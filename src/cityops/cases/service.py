@@ -27,6 +27,7 @@ from cityops.cases.queries import (
     get_case,
     list_cases,
     page_cases,
+    scope_key,
     visible_case_with_attachment,
 )
 from cityops.cases.replies import record_reply_score
@@ -48,6 +49,7 @@ from cityops.errors import Invalid, NotFound
 
 __all__ = [
     "SORTS",
+    "Case",
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
@@ -68,6 +70,7 @@ __all__ = [
     "record_reply_score",
     "remaining_seconds",
     "reply_scores",
+    "scope_key",
     "visible_case_with_attachment",
 ]
 

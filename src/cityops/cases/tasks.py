@@ -35,7 +35,17 @@ def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict
         update(Case)
         .where(Case.id.in_(sub), cond)
         .values(last_seq=Case.last_seq + 1, version=Case.version + 1, **values)
-        .returning(Case.id, Case.code, Case.state, Case.department_code, Case.last_seq, Case.deadline)
+        .returning(
+            Case.id,
+            Case.code,
+            Case.state,
+            Case.department_code,
+            Case.last_seq,
+            Case.deadline,
+            Case.grid_code,
+            Case.community_code,
+            Case.street_code,
+        )
         .execution_options(synchronize_session=False)
     )
     return list(session.execute(stmt).all())
@@ -71,9 +81,9 @@ def _record(session: Session, rows: list[Any], kind: str, now: datetime) -> None
         external.audit(session, SYSTEM, f"case.{kind}", str(r.id), {"code": r.code, "state": r.state})
         recipients = ["role:dispatcher", *([f"department:{r.department_code}"] if r.department_code else [])]
         deadline = r.deadline.isoformat() if r.deadline else None
-        external.notify(
-            session, f"case.{kind}", {"case_id": str(r.id), "code": r.code, "deadline": deadline}, recipients
-        )
+        area = r.grid_code or r.community_code or r.street_code
+        payload = {"case_id": str(r.id), "code": r.code, "area_code": area, "deadline": deadline}
+        external.notify(session, f"case.{kind}", payload, recipients)
 
 
 def sweep_deadlines(session: Session, now: datetime | None = None) -> dict[str, int]:

@@ -118,13 +118,35 @@ def addresses_for(principal: Principal) -> list[str]:
     return addresses
 
 
+def visible_to(principal: Principal, notification: Notification) -> bool:
+    """A notice sent to a whole role ("role:dispatcher") reaches a street-scoped member of that
+    role only when it concerns the street (its ``area_code``); notices to the user or its
+    department always do."""
+    if not notification.recipient.startswith("role:") or principal.area_code is None:
+        return True
+    area = (notification.payload or {}).get("area_code")
+    return isinstance(area, str) and area.startswith(principal.area_code)
+
+
 def list_notifications(
     session: Session, principal: Principal, *, unread_only: bool = False, limit: int = 50
 ) -> list[Notification]:
+    """The principal's notifications, newest first, within its scope (:func:`visible_to`)."""
     query = select(Notification).where(Notification.recipient.in_(addresses_for(principal)))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    return list(session.scalars(query.order_by(Notification.created_at.desc()).limit(limit)))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    if principal.area_code is None:
+        return list(session.scalars(query.limit(limit)))
+    out: list[Notification] = []
+    offset, page = 0, 500
+    while len(out) < limit:
+        batch = list(session.scalars(query.limit(page).offset(offset)))
+        out += [n for n in batch if visible_to(principal, n)]
+        if len(batch) < page:
+            break
+        offset += page
+    return out[:limit]
 
 
 def mark_read(session: Session, principal: Principal, ids: Iterable[int]) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 14:17:13.566579
+Create Date: 2026-12-03 14:54:39.942072
 """
 
 from __future__ import annotations
@@ -80,6 +80,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_at", ["at"], unique=False)
         batch_op.create_index("ix_audit_subject", ["subject_type", "subject_id"], unique=False)
 
+    op.create_table(
+        "cache_generation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cache_generation")),
+    )
     op.create_table(
         "calendar_overrides",
         sa.Column("day", sa.Date(), nullable=False),
@@ -799,6 +805,7 @@ def downgrade() -> None:
     op.drop_table("cases")
     op.drop_table("case_code_counters")
     op.drop_table("calendar_overrides")
+    op.drop_table("cache_generation")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_subject")
         batch_op.drop_index("ix_audit_at")
