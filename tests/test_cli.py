@@ -375,7 +375,15 @@ def test_worker_once_runs_every_job(demo_db: tuple[Cli, Result]) -> None:
     result = cli.run("worker", "--once")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
-    assert set(report) == {"outbox", "sla_sweep", "surge_sweep"}
+    assert set(report) == {
+        "outbox",
+        "sla_sweep",
+        "surge_sweep",
+        "search_index",
+        "intake_windows",
+        "intake_sensors",
+        "intake_retention",
+    }
     assert "failed" not in report.values()
 
 

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "cityops.safety.models",
     "cityops.evaluation.models",
     "cityops.indicators.models",
+    "cityops.intake.models",
     "cityops.web.idempotency",
     "cityops.kit.caches",
 )

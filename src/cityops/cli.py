@@ -91,17 +91,24 @@ def worker(once: bool = typer.Option(False, help="run every job once and exit"))
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    w = Worker(make_sessionmaker(_engine()), default_jobs(settings))
+    factory = make_sessionmaker(_engine())
+    w = Worker(factory, default_jobs(settings))
     if once:
         results = w.run_due()
         typer.echo(json.dumps(results, ensure_ascii=False, default=str))
         if "failed" in results.values():
             raise typer.Exit(1)
         return
+    from cityops.worker import start_subscribers
+
+    subscribers = start_subscribers(factory, settings)
     try:
         w.run_forever()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
 
 
 @app.command()
@@ -250,6 +257,21 @@ def _mount_triage() -> None:
 
 
 _mount_triage()
+
+
+@app.command()
+def simulate(
+    url: str = typer.Option("http://127.0.0.1:8000", help="the demo server (camera alarms go here)"),
+    mqtt: str = typer.Option("mqtt://127.0.0.1:1883", help="the MQTT broker (telemetry goes here)"),
+    seconds: float = typer.Option(600, help="how long to run"),
+    interval: float = typer.Option(2.0, help="seconds between telemetry rounds"),
+) -> None:
+    """Publish realistic demo telemetry (water level, manhole tilt, smoke, air, noise, elevators)
+    and the demo camera's signed alarms, so the demo is alive."""
+    from cityops.intake.simulate import run
+
+    sent = run(base_url=url, mqtt_url=mqtt, seconds=seconds, interval=interval, echo=typer.echo)
+    typer.echo(json.dumps(sent))
 
 
 def main() -> None:

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     worker_interval_seconds: float = 60.0
     outbox_interval_seconds: float = 5.0
+    # Telemetry over MQTT: the worker subscribes when a broker answers here ("" switches it off).
+    # Each worker process needs its own stable client id: the broker keeps its persistent session
+    # (unacknowledged messages) under that id across restarts.
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str | None = None
+    # Open311 api_keys accepted outside demo mode (demo mode also accepts demo-open311-key).
+    open311_api_keys: list[str] = Field(default_factory=list)
 
     log_level: str = "INFO"
     # Handler threads per server process (each may hold a database connection). Few threads keep

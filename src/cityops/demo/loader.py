@@ -223,6 +223,12 @@ def load_demo(
             summary.update(departments_added=added, responsibility_added=rows)
             tick(1)
         with unit_of_work(factory) as session:
+            from cityops.intake.demo import load_demo_intake
+
+            tick = step("城市眼与感知设备 intake", 1)
+            summary.update({f"intake_{k}": v for k, v in load_demo_intake(session).items()})
+            tick(1)
+        with unit_of_work(factory) as session:
             tick = step("演示账号 accounts", 1)
             summary["accounts_added"] = load_accounts(session)
             tick(1)

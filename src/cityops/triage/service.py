@@ -208,6 +208,19 @@ def _enqueue(
     return item
 
 
+def queue_report(
+    session: Session,
+    text: str,
+    lon: float | None,
+    lat: float | None,
+    decision: RoutingDecision,
+    **fields: Any,
+) -> TriageQueueItem:
+    """Put a report triage was unsure about in the operator queue (for intake, which decides
+    with ``route_report(enqueue=False)`` and creates cases itself)."""
+    return _enqueue(session, text, lon, lat, decision, **fields)
+
+
 def get_threshold(session: Session, category_code: str) -> float:
     row = session.get(RoutingThreshold, category_code)
     return row.threshold if row else DEFAULT_THRESHOLD

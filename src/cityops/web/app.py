@@ -59,6 +59,9 @@ ROUTERS = (
     "cityops.indicators.api:router",
     "cityops.cockpit.api:router",
     "cityops.evaluation.api:keytasks_router",
+    "cityops.intake.api:router",
+    "cityops.intake.open311_api:router",
+    "cityops.intake.pages:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
@@ -151,17 +154,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             log.error("refusing to start: %s", exc)
             raise
         worker = None
+        subscribers: list[Any] = []
         if settings.worker_in_process and app.state.start_worker:
-            from cityops.worker import Worker, default_jobs
+            from cityops.worker import Worker, default_jobs, start_subscribers
 
             worker = Worker(app.state.sessionmaker, default_jobs(settings))
             worker.start_thread()
+            subscribers = start_subscribers(app.state.sessionmaker, settings)
         # Everything loaded at startup (models, the grid index, caches) lives as long as the
         # process; frozen, it is no longer walked by every full garbage collection.
         gc.freeze()
         yield
         if worker is not None:
             worker.stop()
+            for subscriber in subscribers:
+                subscriber.stop()
 
     app = FastAPI(
         title="cityops",

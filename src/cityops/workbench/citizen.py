@@ -94,6 +94,12 @@ def report_form(request: Request, _viewer: MaybePrincipal) -> Response:
 def report_submit(request: Request, form: CsrfForm, session: SessionDep, viewer: MaybePrincipal) -> Response:
     FORM_LIMIT.check(_client(request))
     principal = viewer if viewer is not None and viewer.role == "citizen" else WEB_FORM
+    if form.get("join"):  # "me too" on a likely duplicate the form suggested (intake)
+        from cityops.intake.pages import join_from_form
+
+        joined = join_from_form(request, session, principal, form)
+        if joined:
+            return redirect(request, f"/report/sent/{joined}", templating.t("已加入，办理结果会一并通知您"))
     outcome = submit_report(request, session, principal, form, source="web")
     if outcome.case is None:
         values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 15:00:06.591165
+Create Date: 2026-12-03 15:00:52.361760
 """
 
 from __future__ import annotations
@@ -407,6 +407,142 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("indicators", schema=None) as batch_op:
         batch_op.create_index("ix_indicators_domain_theme", ["domain", "theme"], unique=False)
+
+    op.create_table(
+        "intake_cameras",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("scenarios", sa.JSON(), nullable=False),
+        sa.Column("dedupe_seconds", sa.Integer(), nullable=False),
+        sa.Column("self_correction_seconds", sa.Integer(), nullable=False),
+        sa.Column("recheck_seconds", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_cameras")),
+    )
+    op.create_table(
+        "intake_counters",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_intake_counters")),
+    )
+    op.create_table(
+        "intake_devices",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("device_type", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("last_seen_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_values", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_devices")),
+    )
+    op.create_table(
+        "intake_merchants",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("contact_name", sa.String(length=100), nullable=True),
+        sa.Column("phone", sa.String(length=30), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("notices", sa.Integer(), nullable=False),
+        sa.Column("self_corrected", sa.Integer(), nullable=False),
+        sa.Column("escalated", sa.Integer(), nullable=False),
+        sa.Column("last_offence_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_merchants")),
+    )
+    op.create_table(
+        "intake_reports",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("channel_ref", sa.String(length=128), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("category_code", sa.String(length=20), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("reporter_user_id", sa.Uuid(), nullable=True),
+        sa.Column("reporter_name", sa.String(length=100), nullable=True),
+        sa.Column("reporter_phone", sa.String(length=30), nullable=True),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=True),
+        sa.Column("case_code", sa.String(length=32), nullable=True),
+        sa.Column("queue_item_id", sa.String(length=64), nullable=True),
+        sa.Column("signal_id", sa.Uuid(), nullable=True),
+        sa.Column("merged_from_case_id", sa.Uuid(), nullable=True),
+        sa.Column("informed_state", sa.String(length=16), nullable=True),
+        sa.Column("received_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_reports")),
+        sa.UniqueConstraint("channel", "idempotency_key", name="uq_intake_reports_channel_key"),
+    )
+    with op.batch_alter_table("intake_reports", schema=None) as batch_op:
+        batch_op.create_index("ix_intake_reports_actor", ["channel", "actor_id", "received_at"], unique=False)
+        batch_op.create_index("ix_intake_reports_case", ["case_id"], unique=False)
+
+    op.create_table(
+        "intake_signals",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("source_id", sa.String(length=64), nullable=False),
+        sa.Column("rule", sa.String(length=64), nullable=False),
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("category_code", sa.String(length=20), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("first_seen", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_present", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("present", sa.Boolean(), nullable=False),
+        sa.Column("snapshot_url", sa.String(length=500), nullable=True),
+        sa.Column("confidence", sa.Float(), nullable=True),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("merchant_id", sa.String(length=64), nullable=True),
+        sa.Column("window_started_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("window_ends_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("case_id", sa.Uuid(), nullable=True),
+        sa.Column("case_code", sa.String(length=32), nullable=True),
+        sa.Column("case_note", sa.Text(), nullable=True),
+        sa.Column("rework_count", sa.Integer(), nullable=False),
+        sa.Column("closed_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_signals")),
+    )
+    with op.batch_alter_table("intake_signals", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_intake_signals_key", ["source", "source_id", "rule", "zone", "state"], unique=False
+        )
+        batch_op.create_index("ix_intake_signals_state", ["state", "window_ends_at"], unique=False)
+
+    op.create_table(
+        "intake_telemetry",
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("observed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("readings", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("device_id", "seq", name=op.f("pk_intake_telemetry")),
+    )
+    with op.batch_alter_table("intake_telemetry", schema=None) as batch_op:
+        batch_op.create_index("ix_intake_telemetry_observed", ["observed_at"], unique=False)
 
     op.create_table(
         "key_tasks",
@@ -814,6 +950,26 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "intake_shop_fronts",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("camera_id", sa.String(length=64), nullable=False),
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("merchant_id", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["camera_id"],
+            ["intake_cameras.id"],
+            name=op.f("fk_intake_shop_fronts_camera_id_intake_cameras"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["intake_merchants.id"],
+            name=op.f("fk_intake_shop_fronts_merchant_id_intake_merchants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_shop_fronts")),
+        sa.UniqueConstraint("camera_id", "zone", name="uq_intake_shop_fronts_camera_zone"),
+    )
+    op.create_table(
         "key_task_milestones",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("task_id", sa.Uuid(), nullable=False),
@@ -871,6 +1027,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_key_task_milestones_task_id"))
 
     op.drop_table("key_task_milestones")
+    op.drop_table("intake_shop_fronts")
     with op.batch_alter_table("category_time_limits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_category_time_limits_category_code"))
 
@@ -953,6 +1110,24 @@ def downgrade() -> None:
 
     op.drop_table("notifications")
     op.drop_table("key_tasks")
+    with op.batch_alter_table("intake_telemetry", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_telemetry_observed")
+
+    op.drop_table("intake_telemetry")
+    with op.batch_alter_table("intake_signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_signals_state")
+        batch_op.drop_index("ix_intake_signals_key")
+
+    op.drop_table("intake_signals")
+    with op.batch_alter_table("intake_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_reports_case")
+        batch_op.drop_index("ix_intake_reports_actor")
+
+    op.drop_table("intake_reports")
+    op.drop_table("intake_merchants")
+    op.drop_table("intake_devices")
+    op.drop_table("intake_counters")
+    op.drop_table("intake_cameras")
     with op.batch_alter_table("indicators", schema=None) as batch_op:
         batch_op.drop_index("ix_indicators_domain_theme")
 
