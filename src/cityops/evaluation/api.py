@@ -7,8 +7,8 @@ import uuid
 from datetime import date
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from cityops.accounts.principal import Principal
@@ -23,21 +23,24 @@ BY = Query("department", description="department | street | community | grid | i
 PERIOD = Query(None, description="YYYY-MM, YYYY-Www, YYYY-Qn or YYYY (default: this month)")
 
 
-@router.get("", response_class=ORJSONResponse)
+@router.get("")
 def evaluation(
     request: Request,
     session: SessionDep,
     by: str = BY,
     period: str | None = PERIOD,
     principal: Principal = Depends(current_principal),
-) -> ORJSONResponse:
+) -> Response:
     """Figures, composite score, rank and rank movement per unit (亮榜晒绩); rates are 0–1, null = no data."""
     # Serialised by orjson directly: a grid ranking has ~1,500 rows, and FastAPI's generic
     # encoder would spend more time on them than the query does.
-    return ORJSONResponse(
-        service.evaluate(
-            session, principal, by=by, period=period, district=request.app.state.settings.district_code
-        )
+    return Response(
+        orjson.dumps(
+            service.evaluate(
+                session, principal, by=by, period=period, district=request.app.state.settings.district_code
+            )
+        ),
+        media_type="application/json",
     )
 
 
