@@ -91,17 +91,24 @@ def worker(once: bool = typer.Option(False, help="run every job once and exit"))
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    w = Worker(make_sessionmaker(_engine()), default_jobs(settings))
+    factory = make_sessionmaker(_engine())
+    w = Worker(factory, default_jobs(settings))
     if once:
         results = w.run_due()
         typer.echo(json.dumps(results, ensure_ascii=False, default=str))
         if "failed" in results.values():
             raise typer.Exit(1)
         return
+    from cityops.worker import start_subscribers
+
+    subscribers = start_subscribers(factory, settings)
     try:
         w.run_forever()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
 
 
 @app.command()
@@ -180,6 +187,22 @@ def export_catalog(path: Path = typer.Argument(..., dir_okay=False, help="output
     run(path, engine=_engine())
 
 
+@app.command("import-calendar")
+def import_calendar(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".csv (date,kind,name) or .json"),
+    source: str | None = typer.Option(None, help="the notice, e.g. 国办发明电〔2026〕x号"),
+) -> None:
+    """Import a year's official holiday schedule (holiday / workday days) as calendar overrides."""
+    from cityops.cases.cli import import_calendar_command
+    from cityops.errors import DomainError
+
+    try:
+        import_calendar_command(path, source=source, engine=_engine())
+    except DomainError as exc:  # nothing was written: the import is one transaction
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command("create-user")
 def create_user(
     username: str = typer.Argument(...),
@@ -205,6 +228,24 @@ def create_user(
     )
 
 
+@app.command("list-departments")
+def list_departments(
+    all_: bool = typer.Option(False, "--all", help="include departments that are switched off"),
+) -> None:
+    """List the departments (code, kind, name); in demo mode `handler-<code>` signs in as each."""
+    from cityops.accounts import service as accounts
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    with unit_of_work(make_sessionmaker(_engine())) as session:
+        rows = accounts.list_departments(session, active=None if all_ else True)
+        demo = get_settings().demo_mode
+        for d in rows:
+            account = f"  handler-{d.code}" if demo else ""
+            typer.echo(f"{d.code}\t{d.kind}\t{d.name}{'' if d.active else '（停用 / off）'}{account}")
+    if not rows:
+        typer.echo("还没有处置单位 / no departments yet (cityops demo, or POST /api/v1/departments)")
+
+
 def _mount_triage() -> None:
     try:
         from cityops.triage.cli import app as triage_app
@@ -216,6 +257,21 @@ def _mount_triage() -> None:
 
 
 _mount_triage()
+
+
+@app.command()
+def simulate(
+    url: str = typer.Option("http://127.0.0.1:8000", help="the demo server (camera alarms go here)"),
+    mqtt: str = typer.Option("mqtt://127.0.0.1:1883", help="the MQTT broker (telemetry goes here)"),
+    seconds: float = typer.Option(600, help="how long to run"),
+    interval: float = typer.Option(2.0, help="seconds between telemetry rounds"),
+) -> None:
+    """Publish realistic demo telemetry (water level, manhole tilt, smoke, air, noise, elevators)
+    and the demo camera's signed alarms, so the demo is alive."""
+    from cityops.intake.simulate import run
+
+    sent = run(base_url=url, mqtt_url=mqtt, seconds=seconds, interval=interval, echo=typer.echo)
+    typer.echo(json.dumps(sent))
 
 
 def main() -> None:

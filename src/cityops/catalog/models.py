@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base
+from cityops.kit import caches
 
 CATEGORY_KINDS = ("component", "event")
 LIMIT_KINDS = ("emergency", "working_hours", "working_days")
@@ -37,6 +38,13 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Safety-critical categories (a missing manhole cover) that run on a continuous clock.
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Stage limits beside the handling limit; None = the default of cases/stages.py (docs/cases.md).
+    # Verification (核查) in hours on the category's clock (wall hours for emergencies, else
+    # working hours); rework (返工) in the unit of the category's limit; the most extension
+    # hours one clock may be given in total.
+    verify_limit_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rework_limit_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_extension_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CategoryTimeLimit(Base):
@@ -66,3 +74,7 @@ class Responsibility(Base):
     # A district, street, community or grid code.
     area_code: Mapped[str] = mapped_column(String(20))
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(Category, CategoryTimeLimit, Responsibility)

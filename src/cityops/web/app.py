@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -32,15 +32,20 @@ from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
 from cityops.web.openapi import complete_openapi
 from cityops.web.security import security_headers
+from cityops.web.validation import refuse_nul_characters
 
 log = logging.getLogger("cityops.web")
 
 # Every capability's routers, "module:attribute". Order only affects the OpenAPI listing.
 ROUTERS = (
+    # /api/v1/cases/at-risk must come before cases' /api/v1/cases/{id}, which would take "at-risk" as an id.
+    "cityops.evaluation.api:risk_router",
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
     "cityops.cases.public:pages_router",
+    "cityops.cases.rating_public:router",
+    "cityops.cases.rating_public:pages_router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",
@@ -50,10 +55,18 @@ ROUTERS = (
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
     "cityops.triage.routing_api:router",
+    "cityops.evaluation.api:router",
+    "cityops.indicators.api:router",
+    "cityops.cockpit.api:router",
+    "cityops.evaluation.api:keytasks_router",
+    "cityops.intake.api:router",
+    "cityops.intake.open311_api:router",
+    "cityops.intake.pages:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
+    "cityops.cockpit.pages:router",
 )
 
 
@@ -141,17 +154,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             log.error("refusing to start: %s", exc)
             raise
         worker = None
+        subscribers: list[Any] = []
         if settings.worker_in_process and app.state.start_worker:
-            from cityops.worker import Worker, default_jobs
+            from cityops.worker import Worker, default_jobs, start_subscribers
 
             worker = Worker(app.state.sessionmaker, default_jobs(settings))
             worker.start_thread()
+            subscribers = start_subscribers(app.state.sessionmaker, settings)
         # Everything loaded at startup (models, the grid index, caches) lives as long as the
         # process; frozen, it is no longer walked by every full garbage collection.
         gc.freeze()
         yield
         if worker is not None:
             worker.stop()
+            for subscriber in subscribers:
+                subscriber.stop()
 
     app = FastAPI(
         title="cityops",
@@ -163,6 +180,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
         docs_url=None,  # web.docs serves both from the project's own static files
         redoc_url=None,
+        # One place refuses a NUL character in any request (web/validation.py).
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -211,4 +230,7 @@ def _add_health(app: FastAPI) -> None:
                 {"status": "unavailable", "database": "schema not migrated; run `cityops migrate`"},
                 status_code=503,
             )
-        return {"status": "ready", "database": engine.dialect.name}
+        from cityops.cases.calendar import readiness_warnings
+
+        # Ready, but say so when a deadline may fall in a year the holiday calendar does not know.
+        return {"status": "ready", "database": engine.dialect.name, "warnings": readiness_warnings(engine)}
