@@ -56,17 +56,20 @@ class _Seen:
         self.at = float("-inf")
 
 
-_SEEN: weakref.WeakKeyDictionary[Engine, _Seen] = weakref.WeakKeyDictionary()
+_SEEN: weakref.WeakKeyDictionary[Any, _Seen] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 _BUMPED = "cityops_cache_bumped"
 
 
-def _engine(session: Session) -> Engine:
+def _engine(session: Session) -> Any:
+    """What identifies the session's database: its engine's connection pool. Engines derived with
+    ``execution_options`` (the autocommit twin of the hot paths) share the pool, so they share
+    the remembered generation and the cached values too."""
     bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
+    return (bind if isinstance(bind, Engine) else bind.engine).pool
 
 
-def _seen(engine: Engine) -> _Seen:
+def _seen(engine: Any) -> _Seen:
     seen = _SEEN.get(engine)
     if seen is None:
         with _LOCK:
@@ -108,11 +111,12 @@ def bump(session: Session) -> None:
     forget_generation(_engine(session))  # this process re-reads the counter on its next lookup
 
 
-def forget_generation(engine: Engine | None = None) -> None:
-    """Make the next lookup read the generation from the database (one engine, or all)."""
+def forget_generation(engine: Any = None) -> None:
+    """Make the next lookup read the generation from the database (one engine or pool, or all)."""
+    pool = getattr(engine, "pool", engine)
     with _LOCK:
-        for eng, seen in list(_SEEN.items()):
-            if engine is None or eng is engine:
+        for key, seen in list(_SEEN.items()):
+            if pool is None or key is pool:
                 seen.value = None
 
 
@@ -121,8 +125,7 @@ def _after_commit(session: Session) -> None:
     # Until the commit, lookups in other threads may have re-read the old generation; after it,
     # they must see the new one at once.
     if session.info.pop(_BUMPED, False):
-        bind = session.get_bind()
-        forget_generation(bind if isinstance(bind, Engine) else bind.engine)
+        forget_generation(_engine(session))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -161,7 +164,7 @@ class GenerationalValue(Generic[T]):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._data: weakref.WeakKeyDictionary[Engine, tuple[int, T]] = weakref.WeakKeyDictionary()
+        self._data: weakref.WeakKeyDictionary[Any, tuple[int, T]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         REGISTRY.append(self)
 
@@ -184,7 +187,8 @@ class GenerationalValue(Generic[T]):
             if engine is None:
                 self._data.clear()
             else:
-                self._data.pop(engine if isinstance(engine, Engine) else engine.engine, None)
+                bind = engine if isinstance(engine, Engine) else engine.engine
+                self._data.pop(bind.pool, None)
 
     def clear(self) -> None:
         self.forget(None)
