@@ -165,6 +165,22 @@ def export_catalog(path: Path = typer.Argument(..., dir_okay=False, help="output
     run(path, engine=_engine())
 
 
+@app.command("import-calendar")
+def import_calendar(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".csv (date,kind,name) or .json"),
+    source: str | None = typer.Option(None, help="the notice, e.g. 国办发明电〔2026〕x号"),
+) -> None:
+    """Import a year's official holiday schedule (holiday / workday days) as calendar overrides."""
+    from cityops.cases.cli import import_calendar_command
+    from cityops.errors import DomainError
+
+    try:
+        import_calendar_command(path, source=source, engine=_engine())
+    except DomainError as exc:  # nothing was written: the import is one transaction
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command("create-user")
 def create_user(
     username: str = typer.Argument(...),

@@ -6,6 +6,8 @@ Outside demo mode the settings refuse values that are only safe on a developer's
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: list[str] = Field(
-        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "application/pdf"]
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"]
     )
 
     # Text limits keep one report from filling the database.
@@ -50,6 +52,10 @@ class Settings(BaseSettings):
 
     token_ttl_seconds: int = 8 * 3600
     reopen_days: int = 7
+    # Satisfaction (回访·评价): how long the rating link sent at closing works, and whether a
+    # dissatisfied rating within the reopen window reopens the case (else dispatchers are told).
+    rating_days: int = 7
+    dissatisfied_reopens: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     # The public case page and JSON, per client address and server process (enumeration guard).
     public_requests_per_minute: int = 60
@@ -95,12 +101,38 @@ class Settings(BaseSettings):
         """Refuse to serve with development-only values outside demo mode."""
         if self.demo_mode:
             return
-        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 16:
+        problem = secret_key_problem(self.secret_key)
+        if problem is not None:
             raise UnsafeSettings(
-                "未设置安全的密钥：请设置 CITYOPS_SECRET_KEY（至少 16 个字符）。 / "
-                "Set CITYOPS_SECRET_KEY to a secret of at least 16 characters; "
+                f"未设置安全的密钥：请把 CITYOPS_SECRET_KEY 设为至少 {MIN_SECRET_CHARS} 个字符的随机串"
+                f"（例如 python -c 'import secrets; print(secrets.token_urlsafe(32))'）。 / "
+                f"Set CITYOPS_SECRET_KEY to a random secret of at least {MIN_SECRET_CHARS} characters "
+                f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'): {problem}; "
                 "the default is for demo mode only."
             )
+
+
+MIN_SECRET_CHARS = 32
+# Bits per character of the key's own character distribution: a random hex string has about
+# 3.6–4, a token_urlsafe one about 4.7, "passwordpassword…" 2.75, "aaaa…" 0.
+MIN_SECRET_ENTROPY = 3.0
+MIN_SECRET_DISTINCT = 10
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why ``secret`` is not a safe signing key (None when it is): too short, the demo default,
+    too few distinct characters, low Shannon entropy, or one short run repeated."""
+    if secret == DEFAULT_SECRET:
+        return "it is the published demo default"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"it has {len(secret)} characters"
+    counts = Counter(secret)
+    entropy = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    if len(counts) < MIN_SECRET_DISTINCT or entropy < MIN_SECRET_ENTROPY:
+        return f"it has too little variety ({len(counts)} distinct characters, {entropy:.1f} bits each)"
+    if secret in (secret + secret)[1:-1]:
+        return "it is a short run of characters repeated"
+    return None
 
 
 class _SettingsAccessor:

@@ -241,11 +241,15 @@ def build_app(factory: sessionmaker[Session]) -> FastAPI:
     from cityops.cases.api import router
     from cityops.cases.public import pages_router as public_pages_router
     from cityops.cases.public import router as public_router
+    from cityops.cases.rating_public import pages_router as rating_pages_router
+    from cityops.cases.rating_public import router as rating_router
 
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(public_router)
+    app.include_router(rating_router)
+    app.include_router(rating_pages_router)
     app.include_router(public_pages_router)
     app.include_router(attachments_router)
     app.state.sessionmaker = factory

@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "cases.md"
 def _row(t: Transition) -> str:
     to = {SAME: "(same state)", RESTORE: "(state before parking)"}.get(t.to, t.to)
     if t.alt_to:
-        to = f"{to} (passed) / {t.alt_to} (failed)"
+        to = f"{to} ({t.alt_when[0]}) / {t.alt_to} ({t.alt_when[1]})"
     cells = [
         f"`{t.action.replace('_', '-')}`",
         ", ".join(sorted(t.sources)),

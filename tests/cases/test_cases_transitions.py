@@ -57,6 +57,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "handle_task": {"note": "协办完成"},
     "reopen": {"note": "问题复发"},
     "recategorize": {"category_code": COVER},
+    "rate": {"satisfaction": "satisfied"},
+    "callback": {"reached": True, "satisfaction": "basically_satisfied", "note": "电话回访"},
 }
 FLAGS: dict[str, dict[str, Any]] = {
     "approve_extension": {"extension_requested": True, "extension_hours": 2.0},
@@ -78,7 +80,7 @@ def actor(action: str, make: MakePrincipal, reporter: Principal) -> Principal:
         return make("inspector")
     if action == "escalate":
         return make("leader")
-    if action == "reopen":
+    if action in ("reopen", "rate"):
         return reporter
     return make("dispatcher")
 
@@ -104,7 +106,8 @@ def test_allowed_transition(session: Session, make_principal: MakePrincipal, act
 
 
 def _allowed_with_default_flags(state: str) -> list[str]:
-    return allowed_actions(SimpleNamespace(state=state, extension_requested=False, park_requested=False))
+    case = SimpleNamespace(state=state, extension_requested=False, park_requested=False, satisfaction=None)
+    return allowed_actions(case)
 
 
 FORBIDDEN = [(s, a) for s in STATES for a in ACTIONS if a not in _allowed_with_default_flags(s)]
@@ -121,7 +124,10 @@ def test_forbidden_transition_is_409(
     with pytest.raises(Conflict) as err:
         service.perform_action(session, admin, case.id, action, ActionInput())
     assert err.value.status == 409 and err.value.code == "transition_not_allowed"
-    assert err.value.details == {"state": state, "action": action, "allowed_actions": allowed}
+    # Spelled as the endpoints spell them (request-extension).
+    spelled = [a.replace("_", "-") for a in allowed]
+    expected = {"state": state, "action": action.replace("_", "-"), "allowed_actions": spelled}
+    assert err.value.details == expected
     assert state in err.value.message
     assert case.state == state and len(log_of(session, case.id)) == 1
 

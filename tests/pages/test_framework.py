@@ -135,7 +135,8 @@ def test_pages_carry_security_headers(new_client: TestClient) -> None:
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert page.headers["x-content-type-options"] == "nosniff"
-    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["referrer-policy"] in ("same-origin", "strict-origin-when-cross-origin")
+    assert page.headers["cache-control"] == "no-store"
     assert "<script>" not in page.text  # no inline scripts (CSP would block them)
 
 
@@ -152,3 +153,12 @@ def test_map_base_layer_is_the_districts_geojson(new_client: TestClient) -> None
     with_grids = new_client.get(f"/map/areas.geojson?street={street}").json()
     grids = [f for f in with_grids["features"] if f["properties"]["level"] == "grid"]
     assert grids and all(f["properties"]["code"].startswith(street) for f in grids)
+
+
+def test_a_script_gets_the_json_error_shape_from_a_page(new_client: TestClient) -> None:
+    new_client.get("/login")
+    response = new_client.post(
+        "/login", data={"username": "operator", "password": "demo"}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed" and " / " in response.json()["error"]["message"]

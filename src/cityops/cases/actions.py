@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
-from cityops.cases import cohandling, external, sla, supervision
+from cityops.cases import cohandling, external, satisfaction, sla, stages, supervision
 from cityops.cases.events import CaseHandled, CaseRecategorised
 from cityops.cases.models import Case, CaseLog
 from cityops.cases.schemas import ActionInput
@@ -40,7 +40,10 @@ class Act:
     events: list[Any] = field(default_factory=list)
 
     def tell(self, topic: str, recipients: list[str], **extra: Any) -> None:
-        payload = {"case_id": str(self.case.id), "code": self.case.code, **extra}
+        c = self.case
+        # The area lets the outbox show a role-wide notice only to staff whose scope holds the case.
+        area = c.grid_code or c.community_code or c.street_code
+        payload = {"case_id": str(c.id), "code": c.code, "area_code": area, **extra}
         external.notify(self.session, topic, payload, recipients)
 
 
@@ -73,14 +76,41 @@ def reject(a: Act) -> str:
     return next_state(a.t, a.case)
 
 
+def _returned_by(a: Act) -> str | None:
+    """The department that returned the case last (from the log), when it is in ``returned``."""
+    if a.case.state != "returned":
+        return None
+    data = a.session.scalar(
+        select(CaseLog.data)
+        .where(CaseLog.case_id == a.case.id, CaseLog.action == "return")
+        .order_by(CaseLog.seq.desc())
+        .limit(1)
+    )
+    return (data or {}).get("department_code")
+
+
 def dispatch(a: Act) -> str:
-    lead = a.body.department_code or a.case.department_code
+    returned_by = _returned_by(a)
+    # After a return the case's department is the one that returned it, unless a recategorisation
+    # looked up another; never send it back there without the dispatcher saying so.
+    suggested = a.case.department_code if a.case.department_code != returned_by else None
+    lead = a.body.department_code or suggested
+    if not lead and returned_by:
+        raise Invalid(
+            f"案件已被 {external.department_name(a.session, returned_by)}（{returned_by}）退回，"
+            "请指定新的处置部门 department_code",
+            f"the case was returned by {returned_by}; name the department to send it to (department_code)",
+            code="department_required",
+            details={"field": "department_code", "returned_by": returned_by},
+        )
     if not lead:
         raise Invalid(
             "没有责任部门，请指定 department_code",
             "no responsible department; give department_code",
             details={"field": "department_code"},
         )
+    if returned_by:
+        a.data.update(returned_by=returned_by, same_as_returned=lead == returned_by)
     lead = _check_department(a, lead, "department_code")
     assists: list[str] = []
     for code in a.body.assist_department_codes:
@@ -131,6 +161,12 @@ def handle(a: Act) -> str:
     cohandling.require_assists_done(a.session, a.case)
     a.case.handled_at = a.now
     cohandling.mark_lead(a.session, a.case, "handled", a.now, a.note)
+    # The department's clock stops here; verification runs on a clock of its own.
+    sla.start_verification(a.session, a.case, a.now)
+    a.data.update(
+        on_time=a.case.deadline is None or a.now <= a.case.deadline,
+        verify_deadline=a.case.verify_deadline.isoformat() if a.case.verify_deadline else None,
+    )
     # The reply is scored by a subscriber above cases (record_reply_score writes the score back);
     # the log row this action appends is the case's next sequence number.
     a.events.append(
@@ -210,21 +246,88 @@ def recategorize(a: Act) -> str:
 def verify(a: Act) -> str:
     if a.body.passed is None:
         raise Invalid("请给出核查结果 passed", "give passed: true or false", details={"field": "passed"})
+    case = a.case
     a.data["passed"] = a.body.passed
+    a.data["verify_on_time"] = case.verify_deadline is None or a.now <= case.verify_deadline
     if a.body.passed:
-        a.case.verified_at = a.now
+        case.verified_at = a.now
+        case.verify_deadline = None
     else:
-        cohandling.mark_lead(a.session, a.case, "accepted", a.now)
-        a.tell("case.rework", _dept(a.case.department_code))
+        # Rework gets a deadline of its own; the first deadline stays in the dispatch log row.
+        a.data["old_deadline"] = case.deadline.isoformat() if case.deadline else None
+        case.rework_count = (case.rework_count or 0) + 1
+        case.extension_requested = case.park_requested = False
+        sla.start_rework(a.session, case, a.now)
+        cohandling.mark_lead(a.session, case, "accepted", a.now)
+        deadline = case.deadline.isoformat() if case.deadline else None
+        a.data.update(deadline=deadline, rework_count=case.rework_count)
+        a.tell("case.rework", _dept(case.department_code), deadline=deadline)
     return next_state(a.t, a.case, passed=a.body.passed)
 
 
 def close(a: Act) -> str:
-    a.case.closed_at = a.now
-    supervision.resolve_open(a.session, a.case, a.now)
-    recipients = [f"user:{a.case.reporter_user_id}"] if a.case.reporter_user_id else []
-    a.tell("case.closed", recipients)
-    return next_state(a.t, a.case)
+    case = a.case
+    case.closed_at = a.now
+    supervision.resolve_open(a.session, case, a.now)
+    # Ask the reporter to rate this closing (回访·评价): a new round with a link of its own.
+    token = satisfaction.open_round(a.session, case, a.now)
+    case.satisfaction = case.satisfaction_channel = case.satisfaction_at = None
+    recipients = [f"user:{case.reporter_user_id}"] if case.reporter_user_id else []
+    if case.reporter_phone:
+        recipients.append(f"sms:{case.reporter_phone}")
+    url = satisfaction.rating_url(token)
+    # The link is in the message only (never in the log or the audit trail).
+    a.tell(
+        "case.closed",
+        recipients,
+        rating_url=url,
+        sms_text=f"您反映的问题（{case.code}）已办结，请对处理结果评价：{url}",
+    )
+    a.data["rating_requested"] = bool(recipients)
+    return next_state(a.t, case)
+
+
+def _rated(a: Act, row: Any, result: str, channel: str, by: Any) -> str:
+    """Record a rating; a dissatisfied one reopens the case when the setting and window allow."""
+    case = a.case
+    satisfaction.record_rating(case, row, result, a.note, channel, by, a.now)
+    a.data.update(satisfaction=result, channel=channel, round=row.round)
+    if result != "dissatisfied":
+        return str(case.state)
+    settings = get_settings()
+    in_window = case.closed_at is not None and a.now <= case.closed_at + timedelta(days=settings.reopen_days)
+    reopens = settings.dissatisfied_reopens and in_window
+    a.data["reopens"] = reopens
+    a.tell("case.rated_dissatisfied", [*DISPATCHERS, *_dept(case.department_code)], reopens=reopens)
+    return _reopen_case(a) if reopens else str(case.state)
+
+
+def rate(a: Act) -> str:
+    row = satisfaction.ensure_round(a.session, a.case, a.now)
+    satisfaction.check_open(row, a.now)
+    by_link = a.principal.username == satisfaction.LINK_USERNAME
+    return _rated(a, row, str(a.body.satisfaction), "link" if by_link else "app", None)
+
+
+def callback(a: Act) -> str:
+    body = a.body
+    if not body.reached and body.satisfaction is not None:
+        raise Invalid(
+            "未接通时不能记录满意度", "a callback that did not reach the reporter has no satisfaction",
+            details={"field": "satisfaction"},
+        )
+    satisfaction.record_callback(
+        a.session, a.case, a.principal.id, body.reached, body.satisfaction, a.note, a.now
+    )
+    a.data.update(reached=body.reached, satisfaction=body.satisfaction)
+    if body.satisfaction is None:
+        return str(a.case.state)
+    if a.case.satisfaction is not None:
+        # The reporter has rated this closing already: their own word stays, the call is recorded.
+        a.data["rating_kept"] = a.case.satisfaction
+        return str(a.case.state)
+    row = satisfaction.ensure_round(a.session, a.case, a.now)
+    return _rated(a, row, body.satisfaction, "phone", a.principal.id)
 
 
 def request_extension(a: Act) -> str:
@@ -232,6 +335,7 @@ def request_extension(a: Act) -> str:
         raise Invalid(
             "请给出延长的小时数 extra_hours", "give extra_hours (> 0)", details={"field": "extra_hours"}
         )
+    _check_extension_ceiling(a, a.body.extra_hours)
     a.case.extension_requested = True
     a.case.extension_hours = a.body.extra_hours
     a.case.extension_reason = a.reason
@@ -240,24 +344,53 @@ def request_extension(a: Act) -> str:
     return next_state(a.t, a.case)
 
 
+def _check_extension_ceiling(a: Act, hours: float) -> None:
+    """Invalid when ``hours`` more would take this clock's extensions above the category's ceiling."""
+    ceiling = stages.max_extension_hours(a.session, a.case)
+    used = a.case.clock_extended_hours or 0.0
+    if used + hours > ceiling + 1e-9:
+        left = max(0.0, ceiling - used)
+        raise Invalid(
+            f"延期超过上限：本时限最多可延长 {ceiling:g} 小时，已延长 {used:g} 小时，"
+            f"最多还可延长 {left:g} 小时",
+            f"extension above the limit: this deadline may be extended by at most {ceiling:g} hours "
+            f"in total; {used:g} already granted, at most {left:g} more",
+            code="extension_above_limit",
+            details={"field": "extra_hours", "requested_hours": hours, "max_hours": ceiling,
+                     "granted_hours": used, "remaining_hours": left},
+        )
+
+
 def approve_extension(a: Act) -> str:
-    # The dispatcher may grant less (or more) than asked.
-    hours = a.body.extra_hours or a.case.extension_hours or 0.0
+    # The dispatcher may grant a different number than asked (within the ceiling).
+    requested = a.case.extension_hours
+    hours = a.body.extra_hours or requested or 0.0
     if hours <= 0:
         raise Invalid("延长小时数必须大于 0", "extra_hours must be > 0", details={"field": "extra_hours"})
+    _check_extension_ceiling(a, hours)
     old = a.case.deadline
     sla.extend(a.session, a.case, hours, a.now)
     a.case.extension_requested = False
+    # From now on the case shows what was granted, not what was asked for.
+    a.case.extension_hours = hours
     a.case.extensions_granted = (a.case.extensions_granted or 0) + 1
     a.case.extended_hours = (a.case.extended_hours or 0.0) + hours
+    a.case.clock_extended_hours = (a.case.clock_extended_hours or 0.0) + hours
     new = a.case.deadline.isoformat() if a.case.deadline else None
-    a.data.update(extra_hours=hours, old_deadline=old.isoformat() if old else None, deadline=new)
-    a.tell("case.extension_approved", _dept(a.case.department_code), deadline=new)
+    a.data.update(
+        extra_hours=hours,
+        requested_hours=requested,
+        old_deadline=old.isoformat() if old else None,
+        deadline=new,
+    )
+    a.tell("case.extension_approved", _dept(a.case.department_code), deadline=new, extra_hours=hours)
     return next_state(a.t, a.case)
 
 
 def deny_extension(a: Act) -> str:
+    a.data["requested_hours"] = a.case.extension_hours
     a.case.extension_requested = False
+    a.case.extension_hours = None
     a.tell("case.extension_denied", _dept(a.case.department_code))
     return next_state(a.t, a.case)
 
@@ -318,6 +451,11 @@ def reopen(a: Act) -> str:
         raise Invalid(
             "请写明市民的投诉内容", "give the citizen's complaint as note", details={"field": "note"}
         )
+    return _reopen_case(a)
+
+
+def _reopen_case(a: Act) -> str:
+    """Back to the lead department with a fresh clock (a reopen, or a dissatisfied rating)."""
     case = a.case
     case.reopened_count = (case.reopened_count or 0) + 1
     case.closed_at = case.verified_at = case.handled_at = case.accepted_at = None
@@ -328,7 +466,7 @@ def reopen(a: Act) -> str:
     deadline = case.deadline.isoformat() if case.deadline else None
     a.data.update(department_code=case.department_code, deadline=deadline, reopened_count=case.reopened_count)
     a.tell("case.reopened", _dept(case.department_code), deadline=deadline)
-    return next_state(a.t, case)
+    return "dispatched"
 
 
 def task_action(a: Act) -> str:
@@ -360,4 +498,6 @@ HANDLERS: dict[str, Callable[[Act], str]] = {
     "accept_task": task_action,
     "handle_task": task_action,
     "recategorize": recategorize,
+    "rate": rate,
+    "callback": callback,
 }

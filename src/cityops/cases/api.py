@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 import segno
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from cityops.accounts.principal import Principal
-from cityops.cases import calendar, record, service, views
+from cityops.cases import calendar, record, satisfaction, service, views
 from cityops.cases.queries import CaseFilters, log_of
 from cityops.cases.schemas import (
     ActionInput,
+    CalendarImportIn,
+    CalendarImportOut,
     CalendarOverrideIn,
     CalendarOverrideOut,
+    CalendarStatus,
+    CalendarWarning,
+    CalendarYearOut,
+    CallbackOut,
     CaseCreate,
     CaseOut,
     CasePage,
     LogOut,
     PublicLinkOut,
+    SatisfactionDetail,
+    SatisfactionRound,
 )
 from cityops.cases.transitions import ACTIONS
+from cityops.kit.times import TIME_HELP, LocalDateTime
+from cityops.kit.workcal import package_last_year
 from cityops.web.deps import (
     SessionDep,
     current_principal,
@@ -34,6 +44,8 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
+LOG_REVEAL_HELP = "show phone and ID numbers typed into notes in clear (the read is audited)"
+STAFF = ("operator", "dispatcher", "leader", "admin", "handler", "inspector")
 REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"
 
 
@@ -88,8 +100,8 @@ def list_cases(
     department_code: str | None = None,
     overdue: bool | None = None,
     escalated: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
+    created_to: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
@@ -147,10 +159,37 @@ def get_case(
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])
-def get_log(ref: str, session: SessionDep, principal: PrincipalDep) -> list[LogOut]:
-    """The case log, oldest first."""
+def get_log(
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    reveal: Annotated[bool, Query(description=LOG_REVEAL_HELP)] = False,
+) -> list[LogOut]:
+    """The case log, oldest first; its reporter sees the public history plus its own entries."""
     case = service.get_case(session, principal, ref)
-    return [views.log_out(row) for row in log_of(session, case.id)]
+    rows = log_of(session, case.id)
+    return views.log_for(session, principal, case, rows, request_id=_request_id(request), reveal=reveal)
+
+
+@router.get("/cases/{ref}/satisfaction", response_model=SatisfactionDetail)
+def get_satisfaction(
+    ref: str, session: SessionDep, principal: Principal = Depends(require_roles(*STAFF))
+) -> SatisfactionDetail:
+    """Every closing's rating (满意度) and every phone callback (回访) of the case."""
+    case = service.get_case(session, principal, ref)
+    rounds, callbacks = satisfaction.detail(session, case.id)
+    names = satisfaction.RESULT_NAMES_ZH
+    return SatisfactionDetail(
+        rounds=[
+            SatisfactionRound.model_validate(
+                {**{k: getattr(r, k) for k in SatisfactionRound.model_fields if k != "result_name"},
+                 "result_name": names.get(r.result or "")}
+            )
+            for r in rounds
+        ],
+        callbacks=[CallbackOut.model_validate(c, from_attributes=True) for c in callbacks],
+    )
 
 
 def _qr(code: str, request: Request) -> segno.QRCode:
@@ -201,8 +240,6 @@ def perform_action(
 
 # -- working calendar overrides -----------------------------------------------------------------
 
-STAFF = ("operator", "dispatcher", "leader", "admin", "handler", "inspector")
-
 
 @router.get("/calendar/overrides", response_model=list[CalendarOverrideOut])
 def list_overrides(
@@ -236,3 +273,27 @@ def delete_override(
     """Remove the override; the day falls back to the official calendar."""
     calendar.delete_override(session, principal, day)
     return Response(status_code=204)
+
+
+@router.get("/calendar/status", response_model=CalendarStatus)
+def calendar_status(
+    session: SessionDep, _principal: Principal = Depends(require_roles(*STAFF))
+) -> CalendarStatus:
+    """Years the calendar knows (chinese_calendar, imported schedules) and deadline warnings."""
+    return CalendarStatus(
+        package_last_year=package_last_year(),
+        imported_years=[
+            CalendarYearOut(year=y.year, source=y.source, days=y.days)
+            for y in calendar.imported_years(session)
+        ],
+        warnings=[CalendarWarning(**w) for w in calendar.calendar_warnings(session)],
+    )
+
+
+@router.post("/calendar/import", response_model=CalendarImportOut)
+def import_calendar(
+    body: CalendarImportIn, session: SessionDep, principal: Principal = Depends(require_roles("admin"))
+) -> CalendarImportOut:
+    """Import a year's official schedule (holidays and adjusted working days) as overrides."""
+    days = calendar.parse_schedule(d.model_dump() for d in body.days)
+    return CalendarImportOut(**calendar.import_schedule(session, principal, days, source=body.source))

@@ -21,12 +21,13 @@ from cityops.accounts.principal import Principal
 from cityops.cases import journal
 from cityops.cases.actions import HANDLERS, Act
 from cityops.cases.models import Case
+from cityops.cases.permissions import authorize
 from cityops.cases.queries import get_case
 from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import ACTIONS, BY_ACTION, Transition, check
 from cityops.config import get_settings
 from cityops.db import utcnow
-from cityops.errors import Conflict, Forbidden, Invalid, NotFound
+from cityops.errors import Conflict, Invalid, NotFound
 
 
 def normalise_action(action: str) -> str:
@@ -40,31 +41,6 @@ def normalise_action(action: str) -> str:
             details={"action": action, "actions": [a.replace("_", "-") for a in ACTIONS]},
         )
     return name
-
-
-def authorize(principal: Principal, case: Case, t: Transition) -> None:
-    """Forbidden unless ``principal`` may perform ``t`` on ``case`` (role, department, reporter)."""
-    if principal.role not in t.roles:
-        raise Forbidden(
-            f"当前角色（{principal.role}）不能执行该操作，需要：{'、'.join(sorted(t.roles))}",
-            f"role {principal.role!r} may not {t.action}; needs one of: {', '.join(sorted(t.roles))}",
-            code="role_not_allowed",
-            details={"role": principal.role, "allowed_roles": sorted(t.roles), "action": t.action},
-        )
-    if t.scope == "lead" and principal.department_code != case.department_code:
-        raise Forbidden(
-            "只有主办部门可以执行该操作",
-            "only the lead department may do this",
-            code="not_lead_department",
-            details={"action": t.action},
-        )
-    if t.scope == "reporter" and principal.role == "citizen" and case.reporter_user_id != principal.id:
-        raise Forbidden(
-            "只有上报人可以执行该操作",
-            "only the reporting citizen may do this",
-            code="not_reporter",
-            details={"action": t.action},
-        )
 
 
 def _text(value: str | None, field: str) -> str | None:
@@ -82,6 +58,7 @@ def _require(t: Transition, note: str | None, reason: str | None, body: ActionIn
             or (name == "passed" and body.passed is None)
             or (name == "extra_hours" and body.extra_hours is None)
             or (name == "category_code" and not (body.category_code or "").strip())
+            or (name == "satisfaction" and body.satisfaction is None)
         )
         if missing:
             raise Invalid(
@@ -92,14 +69,15 @@ def _require(t: Transition, note: str | None, reason: str | None, body: ActionIn
             )
 
 
-def _attachments(session: Session, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
-    """Describe uploaded attachments for the log; an unknown id is refused before anything is written."""
-    from cityops.attachments.service import get_attachment
+def _attachments(session: Session, principal: Principal, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """Describe uploaded attachments for the log; an unknown id, or somebody else's upload the
+    caller may not attach, is refused (the same answer) before anything is written."""
+    from cityops.attachments.service import get_attachable
 
     described = []
     for attachment_id in dict.fromkeys(ids):
         try:
-            row = get_attachment(session, attachment_id)
+            row = get_attachable(session, principal, attachment_id)
         except NotFound:
             raise Invalid(
                 f"附件 {attachment_id} 不存在，请先通过 /api/v1/attachments 上传",
@@ -140,6 +118,26 @@ def perform_action(
         )
     t = check(case, name)
     authorize(principal, case, t)
+    return apply(session, principal, case, t, body, now=now, request_id=request_id)
+
+
+def apply(
+    session: Session,
+    principal: Principal,
+    case: Case,
+    t: Transition,
+    body: ActionInput,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+) -> Case:
+    """Perform the checked transition ``t`` on ``case``: validate the body, act, log, flush.
+
+    The caller has found the case and checked the state (:func:`check`) and who acts. Besides
+    :func:`perform_action` this serves the reporter's rating link, which proves who it is by
+    its token rather than by signing in.
+    """
+    name = t.action
     note = _text(body.note, "note")
     # A reason may come as `reason` or, for simple clients, as `note`.
     reason = _text(body.reason, "reason") or note
@@ -160,7 +158,7 @@ def perform_action(
             to_state,
             at=now,
             note=note,
-            attachments=_attachments(session, body.attachments),
+            attachments=_attachments(session, principal, body.attachments),
             data=act.data,
             request_id=request_id,
         )
@@ -194,7 +192,7 @@ def add_attachments(
     """
     now = now or utcnow()
     case = get_case(session, principal, ref)
-    described = _attachments(session, ids)
+    described = _attachments(session, principal, ids)
     if not described:
         return case
     with session.no_autoflush:

@@ -1,5 +1,6 @@
 """Tables of the cases capability: the case, its append-only log, co-handling tasks,
-supervision items (督办), the working-calendar overrides and the daily code counter.
+supervision items (督办), the working-calendar overrides and imported years, satisfaction
+ratings and callbacks (回访·评价), and the daily code counter.
 
 The case row is a projection of its log: every change to it is made together with one new
 ``CaseLog`` row by :mod:`cityops.cases.lifecycle`, never on its own.
@@ -72,6 +73,13 @@ class Case(Base):
             sqlite_where=text("warn_at IS NOT NULL"),
         ),
         Index(
+            "ix_cases_verify_deadline",
+            "verify_overdue",
+            "verify_deadline",
+            postgresql_where=text("verify_deadline IS NOT NULL"),
+            sqlite_where=text("verify_deadline IS NOT NULL"),
+        ),
+        Index(
             "ix_cases_reporter",
             "reporter_user_id",
             postgresql_where=text("reporter_user_id IS NOT NULL"),
@@ -137,7 +145,22 @@ class Case(Base):
     extension_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
     extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
+    # Hours granted in total over the case's life, and on the clock that runs now (the
+    # per-category ceiling applies to each clock: the handling one, then each rework one).
     extended_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    clock_extended_hours: Mapped[float] = mapped_column(Float, default=0.0)
+
+    # Verification (核查) has a clock of its own from `handle`: the department's clock stops
+    # when it reports back, and the wait for the verifier is not the department's time.
+    verify_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verify_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    # Satisfaction (满意度) of the latest closing: satisfied | basically_satisfied | dissatisfied,
+    # how it was given (sms/web link, app, phone callback) and when. Per round in CaseSatisfaction.
+    satisfaction: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    satisfaction_channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    satisfaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     # Reply quality (0–1) of the department's last handling note; sub-scores are in the log row.
     reply_score: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -218,6 +241,68 @@ class CalendarOverride(Base):
     updated_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
 
 
+class CalendarYear(Base):
+    """A year whose official schedule (国务院办公厅 holiday notice) an admin imported as overrides.
+
+    The working calendar trusts ``chinese_calendar`` for the years it ships and these years;
+    any other year falls back to Monday–Friday, and readiness warns when a deadline may land there.
+    """
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    days: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+
+
+class CaseSatisfaction(Base):
+    """The reporter's rating (评价) of one closing of a case, asked for when it was closed.
+
+    One row per case and round (``round`` = the case's ``reopened_count`` at closing). The rating
+    link's token is stored only as its SHA-256. Department, street and category are copied at
+    closing so evaluation counts a rating under who handled the case then.
+    """
+
+    __tablename__ = "case_satisfaction"
+    __table_args__ = (
+        UniqueConstraint("case_id", "round", name="uq_case_satisfaction_case_round"),
+        Index("ix_case_satisfaction_rated", "rated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    # None for a round opened by a callback or an app rating without a link (closed before links).
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    department_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    street_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    category_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    result: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+
+
+class CaseCallback(Base):
+    """One phone callback (回访) to the reporter, reached or not, recorded by an operator."""
+
+    __tablename__ = "case_callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    reached: Mapped[bool] = mapped_column(Boolean, default=True)
+    result: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class CaseCodeCounter(Base):
     """Daily case-code counter, used where the engine has no sequences (SQLite)."""
 
@@ -255,4 +340,4 @@ class CaseSearchDoc(Base):
 
 
 # Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
-caches.watch(CalendarOverride)
+caches.watch(CalendarOverride, CalendarYear)

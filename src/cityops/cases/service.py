@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
-from cityops.cases import external
+from cityops.areas import service as areas
+from cityops.cases import external, satisfaction
 from cityops.cases.creation import insert_new_case
-from cityops.cases.lifecycle import add_attachments, perform_action
+from cityops.cases.lifecycle import add_attachments, apply, perform_action
 from cityops.cases.models import Case
 from cityops.cases.queries import (
     SORTS,
@@ -27,10 +28,12 @@ from cityops.cases.queries import (
     get_case,
     list_cases,
     page_cases,
+    scope_key,
     visible_case_with_attachment,
 )
 from cityops.cases.replies import record_reply_score
-from cityops.cases.schemas import CaseCreate
+from cityops.cases.satisfaction import SatisfactionCount, satisfaction_counts
+from cityops.cases.schemas import ActionInput, CaseCreate, RatingView
 from cityops.cases.sla import remaining_seconds
 from cityops.cases.stats import (
     DispatchCount,
@@ -42,9 +45,10 @@ from cityops.cases.stats import (
     recent_reports,
     reply_scores,
 )
+from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
 from cityops.config import get_settings
 from cityops.db import new_id, utcnow
-from cityops.errors import Invalid, NotFound
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound
 
 __all__ = [
     "SORTS",
@@ -52,6 +56,7 @@ __all__ = [
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
+    "SatisfactionCount",
     "add_attachments",
     "check_text",
     "count_cases",
@@ -65,10 +70,14 @@ __all__ = [
     "list_cases",
     "page_cases",
     "perform_action",
+    "rate_by_token",
+    "rating_view",
     "recent_reports",
     "record_reply_score",
     "remaining_seconds",
     "reply_scores",
+    "satisfaction_counts",
+    "scope_key",
     "visible_case_with_attachment",
 ]
 
@@ -104,6 +113,32 @@ def _find_idempotent(session: Session, principal: Principal, key: str, data: Cas
             code="idempotency_key_reused",
         )
     return earlier
+
+
+def _require_in_area(session: Session, principal: Principal, loc: Any) -> None:
+    """Forbidden when an area-scoped creator reports outside their area.
+
+    Such a user could not see the case afterwards (it would be 404 to them), so it is refused
+    rather than routed: the report belongs to the other street's own operators, or to the
+    district-wide ones, and the message says where this user may file.
+    """
+    area = principal.area_code
+    if not area or principal.role == "citizen":
+        return
+    codes = (loc.street_code, loc.community_code)
+    if area in codes or (loc.grid_code or "").startswith(area):
+        return
+    try:
+        name = str(areas.get_area(session, area).name)
+    except NotFound:
+        name = area
+    raise Forbidden(
+        f"您只能在{name}（{area}）范围内上报案件，该位置不在此范围内；请交由所在街道或区级受理员上报",
+        f"you may only file cases inside {name} ({area}); this point is outside it — "
+        "leave it to that street's operators or the district-wide ones",
+        code="outside_your_area",
+        details={"area_code": area, "street_code": loc.street_code, "field": "lon"},
+    )
 
 
 def create_case(
@@ -142,6 +177,7 @@ def create_case_idempotent(
     address = check_text(data.address, "address", 300)
     lon, lat = external.validate_lonlat(data.lon, data.lat)
     loc = external.locate(session, lon, lat, data.crs)
+    _require_in_area(session, principal, loc)
     try:
         external.get_category(session, data.category_code)  # cached; creation is the hot path
     except NotFound:
@@ -191,3 +227,52 @@ def create_case_idempotent(
             raise
         return earlier, False
     return case, True
+
+
+# -- the reporter's rating link (回访·评价) ----------------------------------------------------
+
+
+def rating_view(session: Session, token: str, *, reopened: bool = False) -> RatingView:
+    """What the rating link shows (NotFound for a token that is not a link)."""
+    row, case = satisfaction.find_by_token(session, token)
+    return RatingView(
+        code=case.code,
+        state=case.state,
+        state_name=STATE_NAMES_ZH.get(case.state, case.state),
+        category_name=external.category_name(session, case.category_code),
+        closed_at=case.closed_at,
+        expires_at=row.expires_at,
+        satisfaction=row.result,
+        satisfaction_name=satisfaction.RESULT_NAMES_ZH.get(row.result or ""),
+        reopened=reopened,
+    )
+
+
+def rate_by_token(
+    session: Session, token: str, result: str, comment: str | None, *, now: datetime | None = None,
+    request_id: str | None = None,
+) -> RatingView:
+    """The reporter rates a closing through the link sent to them; the token is the credential.
+
+    The same ``rate`` action as a signed-in reporter's, logged under the reporter (or the link
+    when the report was anonymous). A dissatisfied rating may reopen the case (see the docs).
+    """
+    now = now or utcnow()
+    row, case = satisfaction.find_by_token(session, token)
+    satisfaction.check_result(result)
+    satisfaction.check_open(row, now)
+    if case.state != "closed" or row.round != (case.reopened_count or 0):
+        raise Conflict(
+            "案件已重新办理，此次评价已不适用",
+            "the case has been reopened since; this rating no longer applies",
+            code="rating_closed",
+            details={"state": case.state},
+        )
+    reporter = Principal(
+        id=case.reporter_user_id or satisfaction.LINK_USER_ID,
+        username=satisfaction.LINK_USERNAME,
+        role="citizen",
+    )
+    body = ActionInput.model_validate({"satisfaction": result, "note": comment})
+    apply(session, reporter, case, BY_ACTION["rate"], body, now=now, request_id=request_id)
+    return rating_view(session, token, reopened=case.state != "closed")

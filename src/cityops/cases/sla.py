@@ -1,4 +1,5 @@
-"""The case's SLA clock on the district calendar: start, extend, pause and resume.
+"""The case's SLA clock on the district calendar: start, extend, pause and resume, and the
+verification and rework clocks (:mod:`cityops.cases.stages`).
 
 Thin glue between the case row and the pure functions of :mod:`cityops.cases.clock`.
 """
@@ -10,7 +11,7 @@ from typing import cast
 
 from sqlalchemy.orm import Session
 
-from cityops.cases import clock, external
+from cityops.cases import clock, external, stages
 from cityops.cases.calendar import working_calendar
 from cityops.cases.models import Case
 
@@ -24,26 +25,43 @@ def start(session: Session, case: Case, now: datetime) -> None:
     """
     kind, value = external.time_limit_for(session, case.category_code, case.grade)
     limit = clock.TimeLimit(cast(clock.LimitKind, kind), float(value))
-    cal = working_calendar(session)
     case.limit_kind, case.limit_value = limit.kind, limit.value
+    _run(session, case, limit, now)
+
+
+def _run(session: Session, case: Case, limit: clock.TimeLimit, now: datetime) -> None:
+    # A fresh department clock: deadline and warning from now, marks and extensions reset.
+    cal = working_calendar(session)
     case.deadline = clock.deadline(now, limit, cal)
     case.warn_at = clock.warn_at(now, limit, cal, WARN_FRACTION)
     case.warned = False
     case.overdue = False
     case.overdue_at = None
     case.paused_seconds = 0.0
+    case.clock_extended_hours = 0.0
+    case.verify_deadline = None
+    case.verify_overdue = False
 
 
-def _hours_kind(case: Case) -> clock.LimitKind:
-    # Extra time is given in hours on the case's own clock: wall hours for emergencies,
-    # working hours for both working kinds.
-    return "emergency" if case.limit_kind == "emergency" else "working_hours"
+def start_verification(session: Session, case: Case, now: datetime) -> None:
+    """The department reported back: its clock stops (the deadline stays as the record of
+    whether it was met) and verification gets its own deadline."""
+    limit = stages.verify_limit(session, case)
+    case.verify_deadline = clock.deadline(now, limit, working_calendar(session))
+    case.verify_overdue = False
+
+
+def start_rework(session: Session, case: Case, now: datetime) -> None:
+    """Verification failed: the rework gets a deadline of its own (the category's rework limit)."""
+    _run(session, case, stages.rework_limit(session, case), now)
 
 
 def extend(session: Session, case: Case, hours: float, now: datetime) -> None:
     """Move the deadline and the warning by ``hours`` on the case's clock."""
     cal = working_calendar(session)
-    extra = clock.TimeLimit(_hours_kind(case), hours)
+    # Extra time is given in hours on the case's own clock: wall hours for emergencies,
+    # working hours for both working kinds.
+    extra = clock.TimeLimit(stages.hours_kind(case), hours)
     if case.deadline is not None:
         case.deadline = clock.deadline(case.deadline, extra, cal)
     if case.warn_at is not None:

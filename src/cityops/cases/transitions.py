@@ -54,7 +54,8 @@ Guard = Callable[[Any], bool]
 class Transition:
     """One action: from which states, to which state, and which roles may perform it.
 
-    ``alt_to`` is the other outcome of a two-way action (verify failed → rework).
+    ``alt_to`` is the other outcome of a two-way action (verify failed → rework; a dissatisfied
+    rating that reopens the case), ``alt_when`` says in words when each outcome happens.
     ``guard`` is a condition on the case's flags; when it fails the action is not available.
     ``scope`` says whose action it is beyond the role: "lead" (handler of the lead
     department), "task" (handler of a department with an open co-handling task), "reporter"
@@ -66,6 +67,8 @@ class Transition:
     to: str
     roles: frozenset[str]
     alt_to: str | None = None
+    # When each outcome of a two-way action happens (for the docs table).
+    alt_when: tuple[str, str] = ("passed", "failed")
     guard: Guard | None = None
     scope: str = ""
     requires: tuple[str, ...] = field(default=())
@@ -76,7 +79,9 @@ def _t(action: str, sources: set[str] | frozenset[str], to: str, roles: set[str]
     return Transition(action, frozenset(sources), to, frozenset(roles), **kw)
 
 
-_WORKING = {"dispatched", "accepted"}
+# The department works on the case: extension and parking may be asked for (in rework too, which
+# has a deadline of its own).
+_WORKING = {"dispatched", "accepted", "rework"}
 # A wrong category can be fixed until the department has reported back; before dispatch (and
 # after a return) the responsible department is looked up again for the new category.
 _RECATEGORIZABLE = {"reported", "filed", "returned", "dispatched", "accepted"}
@@ -153,6 +158,27 @@ TRANSITIONS: tuple[Transition, ...] = (
         zh="协办反馈",
     ),
     _t(
+        "rate",
+        {"closed"},
+        SAME,
+        {"citizen"},
+        alt_to="dispatched",
+        alt_when=("rated", "dissatisfied, reopens"),
+        scope="reporter",
+        requires=("satisfaction",),
+        guard=lambda c: c.satisfaction is None,
+        zh="评价",
+    ),
+    _t(
+        "callback",
+        {"closed"},
+        SAME,
+        {"operator", "dispatcher"},
+        alt_to="dispatched",
+        alt_when=("recorded", "dissatisfied, reopens"),
+        zh="回访",
+    ),
+    _t(
         "recategorize",
         _RECATEGORIZABLE,
         SAME,
@@ -166,6 +192,11 @@ BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
 ACTIONS: tuple[str, ...] = tuple(BY_ACTION)
 
 
+def url_name(action: str) -> str:
+    """The endpoint spelling of an action (``request_extension`` → ``request-extension``)."""
+    return action.replace("_", "-")
+
+
 def allowed_actions(case: Any) -> list[str]:
     """The actions possible on ``case`` in its current state and flags (ignoring who asks)."""
     return [t.action for t in TRANSITIONS if case.state in t.sources and (t.guard is None or t.guard(case))]
@@ -176,13 +207,13 @@ def check(case: Any, action: str) -> Transition:
     t = BY_ACTION[action]
     if case.state in t.sources and (t.guard is None or t.guard(case)):
         return t
-    allowed = allowed_actions(case)
+    allowed = [url_name(a) for a in allowed_actions(case)]
     state_zh = STATE_NAMES_ZH.get(case.state, case.state)
     raise Conflict(
         f"案件当前状态为“{state_zh}”，不能执行“{t.zh or action}”；可执行：{'、'.join(allowed) or '无'}",
         f"The case is {case.state!r}; {action!r} is not allowed now. Allowed: {', '.join(allowed) or 'none'}",
         code="transition_not_allowed",
-        details={"state": case.state, "action": action, "allowed_actions": allowed},
+        details={"state": case.state, "action": url_name(action), "allowed_actions": allowed},
     )
 
 
@@ -195,3 +226,25 @@ def next_state(t: Transition, case: Any, *, passed: bool | None = None) -> str:
     if t.alt_to is not None and passed is False:
         return t.alt_to
     return t.to
+
+
+# Only actions that mean progress to the public (the public page, a citizen's view of the log);
+# flags such as park requests stay internal.
+PUBLIC_ACTIONS = frozenset(
+    {
+        "create",
+        "file",
+        "reject",
+        "dispatch",
+        "accept",
+        "handle",
+        "verify",
+        "close",
+        "approve_park",
+        "unpark",
+        "approve_extension",
+        "reopen",
+        "return",
+        "rate",
+    }
+)

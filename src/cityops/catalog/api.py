@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cityops.accounts.principal import Principal
 from cityops.catalog import excel, service
@@ -119,6 +120,9 @@ def patch_category(code: str, body: CategoryPatch, session: SessionDep) -> Categ
             (body.time_limit.kind, body.time_limit.value) if body.time_limit else None,
             {g: (t.kind, t.value) if t else None for g, t in (body.grade_limits or {}).items()},
         )
+    stages = {name: getattr(body, name) for name in service.STAGE_FIELDS if name in body.model_fields_set}
+    if stages:
+        service.set_stage_limits(session, code, stages)
     return _detail(session, category)
 
 
@@ -201,7 +205,9 @@ async def import_xlsx(request: Request, session: SessionDep, file: UploadFile = 
         raise TooLarge(
             f"文件超过 {cap} 字节", f"The file is larger than {cap} bytes", details={"max_bytes": cap}
         )
-    return ImportResult(**excel.import_workbook(session, data))
+    # Parsing a big workbook takes seconds of CPU: in a worker thread, so the event loop keeps
+    # serving every other request meanwhile (the session is used by this one thread only).
+    return ImportResult(**await run_in_threadpool(excel.import_workbook, session, data))
 
 
 # --- departments -------------------------------------------------------------------------

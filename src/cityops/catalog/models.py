@@ -38,6 +38,13 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Safety-critical categories (a missing manhole cover) that run on a continuous clock.
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Stage limits beside the handling limit; None = the default of cases/stages.py (docs/cases.md).
+    # Verification (核查) in hours on the category's clock (wall hours for emergencies, else
+    # working hours); rework (返工) in the unit of the category's limit; the most extension
+    # hours one clock may be given in total.
+    verify_limit_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rework_limit_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_extension_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CategoryTimeLimit(Base):

@@ -56,6 +56,10 @@ class CategoryOut(BaseModel):
     local: bool
     active: bool
     emergency: bool
+    # Stage settings; null = the default described in docs/cases.md ("The clock").
+    verify_limit_hours: float | None = None
+    rework_limit_value: float | None = None
+    max_extension_hours: float | None = None
 
 
 class CategoryDetail(CategoryOut):
@@ -90,6 +94,11 @@ class CategoryPatch(BaseModel):
     time_limit: TimeLimit | None = None
     # A grade mapped to null removes that override.
     grade_limits: dict[Grade, TimeLimit | None] | None = None
+    # Verification limit (hours on the category's clock), rework limit (in the unit of the
+    # category's limit) and the ceiling of extension hours per clock; null = the default.
+    verify_limit_hours: float | None = Field(default=None, gt=0, le=10_000)
+    rework_limit_value: float | None = Field(default=None, gt=0, le=10_000)
+    max_extension_hours: float | None = Field(default=None, gt=0, le=10_000)
 
 
 class ResponsibilityIn(BaseModel):

@@ -47,7 +47,9 @@ __all__ = [
     "require_category",
     "responsibility_map",
     "responsible_department",
+    "set_stage_limits",
     "set_time_limits",
+    "stage_limits",
     "time_limit_for",
     "unknown_category",
     "update_category",
@@ -389,3 +391,38 @@ def set_time_limits(
             details={"category_code": code},
         )
     return category_limits(session, code)
+
+
+# --- stage limits (verification, rework, extension ceiling) ------------------------------
+
+STAGE_FIELDS = ("verify_limit_hours", "rework_limit_value", "max_extension_hours")
+
+
+def stage_limits(session: Session, code: str) -> dict[str, float | None]:
+    """The category's verification, rework and extension-ceiling settings (None = default)."""
+    category = get_category(session, code)
+    return {name: getattr(category, name) for name in STAGE_FIELDS}
+
+
+def set_stage_limits(session: Session, code: str, values: Mapping[str, float | None]) -> Category:
+    """Set the named stage settings; a value of None goes back to the default."""
+    category = get_category(session, code)
+    for name, value in values.items():
+        if name not in STAGE_FIELDS:
+            raise Invalid(
+                f"未知的时限设置：{name}",
+                f"unknown stage setting {name!r}; use one of {', '.join(STAGE_FIELDS)}",
+                details={"field": name},
+            )
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or value <= 0 or value > 10_000
+        ):
+            raise Invalid(
+                f"{name} 必须是 0 到 10000 之间的正数",
+                f"{name} must be a number greater than 0 and at most 10000",
+                details={"field": name, "value": value},
+            )
+        setattr(category, name, None if value is None else float(value))
+    session.flush()
+    return category

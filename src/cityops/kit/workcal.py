@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import accumulate
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ __all__ = [
     "WORKING_DAY_SECONDS",
     "WORKING_PERIODS",
     "WorkCalendar",
+    "package_last_year",
 ]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -52,6 +53,18 @@ _DAY_US = sum(e - s for s, e in _PERIODS_US)
 WORKING_DAY_SECONDS: int = _DAY_US // _US
 
 _MAX_YEAR = 9999
+
+
+@functools.cache
+def _package_years() -> tuple[int, int]:
+    """The first and last year ``chinese_calendar`` ships holidays for."""
+    years = [d.year for d in (*chinese_calendar.constants.holidays, *chinese_calendar.constants.workdays)]
+    return min(years), max(years)
+
+
+def package_last_year() -> int:
+    """The last year whose official holidays ``chinese_calendar`` knows (2026 in 1.11)."""
+    return _package_years()[1]
 
 
 @functools.cache
@@ -131,7 +144,13 @@ class WorkCalendar:
     may at worst build twice with the same result.
     """
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None, tz: tzinfo = LOCAL_TZ) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[date, bool] | None = None,
+        tz: tzinfo = LOCAL_TZ,
+        *,
+        known_years: Iterable[int] = (),
+    ) -> None:
         # Working hours are local times of the district's zone (Settings.tz; Asia/Shanghai).
         self._tz = tz
         clean: dict[date, bool] = {}
@@ -142,10 +161,19 @@ class WorkCalendar:
                 raise ValueError(f"覆盖表的键必须是日期: {key!r} / override keys must be dates, got {key!r}")
             clean[key] = bool(flag)
         self._overrides = clean
+        # Years outside the package whose official schedule was imported as overrides.
+        self._imported = frozenset(known_years)
         # year -> cumulative working-day counts: cum[i] = working days among the first i days.
         self._cum: dict[int, list[int]] = {}
 
     # -- days ---------------------------------------------------------------------------------
+
+    def is_known_year(self, year: int) -> bool:
+        """Whether the official schedule of ``year`` is known (the package, or imported).
+
+        For any other year working days are a guess (Monday–Friday plus overrides).
+        """
+        return year in self._imported or _year_known(year)
 
     def is_workday(self, d: date) -> bool:
         """Whether ``d`` is a working day (override, then chinese_calendar, then Mon–Fri)."""

@@ -15,17 +15,33 @@ from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
 from cityops.db import utcnow
+from cityops.outbox import sms
 from cityops.outbox.models import Notification, OutboxMessage
 
+# Title of each topic, Chinese first ("中文 / English"); tests/outbox/test_titles.py checks that
+# every topic emitted anywhere in the code has one.
 TITLES = {
     "case.dispatched": "新案卷待处置 / New case dispatched to you",
     "case.returned": "案卷被退回 / A case was returned",
-    "case.overdue": "案卷已超期 / A case is overdue",
-    "case.warning": "案卷即将超期 / A case is about to be overdue",
-    "case.closed": "您反映的问题已办结 / Your report has been closed",
+    "case.rework": "案卷核查未通过，需返工 / A case failed verification and needs rework",
+    "case.closed": "您反映的问题已办结，请评价 / Your report has been closed; please rate the result",
+    "case.rated_dissatisfied": "市民对办理结果不满意 / The reporter is dissatisfied with the result",
+    "case.extension_requested": "案卷申请延期，待审批 / An extension was requested",
+    "case.extension_approved": "延期申请已批准 / Your extension was approved",
+    "case.extension_denied": "延期申请未批准 / Your extension was denied",
+    "case.park_requested": "案卷申请挂账，待审批 / Parking (挂账) was requested",
+    "case.parked": "挂账申请已批准，计时暂停 / The case is parked; its clock is paused",
+    "case.park_denied": "挂账申请未批准 / Parking was denied",
+    "case.unparked": "案卷已解除挂账，恢复计时 / The case is unparked; its clock runs again",
     "case.escalated": "案卷被督办 / A case is under supervision",
+    "case.reopened": "案卷重新办理 / A case was reopened",
+    "case.assist_handled": "协办单位已反馈 / An assisting department has reported back",
+    "case.warning": "案卷即将超期 / A case is about to be overdue",
+    "case.overdue": "案卷已超期 / A case is overdue",
+    "case.verify_overdue": "案卷核查已超时 / A case's verification is overdue",
     "system.subscriber_failed": "后台处理出错，请查看日志 / A background step failed; see the log",
 }
+GENERIC_TITLE = "系统通知 / Notification"
 MAX_ATTEMPTS = 8
 
 
@@ -36,9 +52,19 @@ def enqueue(session: Session, topic: str, payload: dict[str, Any], recipients: l
     return message
 
 
+def title_for(topic: str) -> str:
+    """The bilingual title of ``topic``; a topic without one gets a generic title, never itself."""
+    return TITLES.get(topic, GENERIC_TITLE)
+
+
 def _to_notifications(session: Session, message: OutboxMessage) -> None:
-    title = TITLES.get(message.topic, message.topic)
+    """In-app messages per address; ``sms:<phone>`` addresses get a text message instead."""
+    title = title_for(message.topic)
     for recipient in message.recipients:
+        if recipient.startswith("sms:"):
+            text = str(message.payload.get("sms_text") or title.split(" / ")[0])
+            sms.sender().send(recipient[4:], text)
+            continue
         session.add(
             Notification(
                 outbox_id=message.id,
@@ -98,13 +124,35 @@ def addresses_for(principal: Principal) -> list[str]:
     return addresses
 
 
+def visible_to(principal: Principal, notification: Notification) -> bool:
+    """A notice sent to a whole role ("role:dispatcher") reaches a street-scoped member of that
+    role only when it concerns the street (its ``area_code``); notices to the user or its
+    department always do."""
+    if not notification.recipient.startswith("role:") or principal.area_code is None:
+        return True
+    area = (notification.payload or {}).get("area_code")
+    return isinstance(area, str) and area.startswith(principal.area_code)
+
+
 def list_notifications(
     session: Session, principal: Principal, *, unread_only: bool = False, limit: int = 50
 ) -> list[Notification]:
+    """The principal's notifications, newest first, within its scope (:func:`visible_to`)."""
     query = select(Notification).where(Notification.recipient.in_(addresses_for(principal)))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    return list(session.scalars(query.order_by(Notification.created_at.desc()).limit(limit)))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    if principal.area_code is None:
+        return list(session.scalars(query.limit(limit)))
+    out: list[Notification] = []
+    offset, page = 0, 500
+    while len(out) < limit:
+        batch = list(session.scalars(query.limit(page).offset(offset)))
+        out += [n for n in batch if visible_to(principal, n)]
+        if len(batch) < page:
+            break
+        offset += page
+    return out[:limit]
 
 
 def mark_read(session: Session, principal: Principal, ids: Iterable[int]) -> int:

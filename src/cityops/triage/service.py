@@ -172,11 +172,42 @@ def set_threshold(session: Session, category_code: str, threshold: float) -> Rou
     return row
 
 
-def list_queue(session: Session, *, open_only: bool = True, limit: int = 50) -> list[TriageQueueItem]:
-    stmt = select(TriageQueueItem).order_by(TriageQueueItem.created_at)
+def queue_item_visible(principal: Principal | None, item: TriageQueueItem) -> bool:
+    """Whether ``principal`` may see a queue item: district-wide staff see all; a street (or
+    community) operator sees the items placed inside its area and the ones it entered itself.
+
+    An item with no known place belongs to no street, so only district-wide staff see it.
+    """
+    if principal is None or principal.is_district_wide:
+        return True
+    if item.created_by_id is not None and item.created_by_id == principal.id:
+        return True
+    place = item.place or {}
+    where = place.get("grid_code") or place.get("area_code") or place.get("street_code")
+    # Area codes nest: a grid's code starts with its community's, which starts with its street's.
+    return bool(principal.area_code and where and str(where).startswith(principal.area_code))
+
+
+def list_queue(
+    session: Session, principal: Principal | None = None, *, open_only: bool = True, limit: int = 50
+) -> list[TriageQueueItem]:
+    """The oldest waiting items ``principal`` may see (all of them without a principal)."""
+    stmt = select(TriageQueueItem).order_by(TriageQueueItem.created_at, TriageQueueItem.id)
     if open_only:
         stmt = stmt.where(TriageQueueItem.resolved_at.is_(None))
-    return list(session.scalars(stmt.limit(limit)))
+    if principal is None or principal.is_district_wide:
+        return list(session.scalars(stmt.limit(limit)))
+    # The place is a JSON document (the same on SQLite and PostgreSQL), so the scope is applied
+    # here, reading the open queue in pages until the caller's page is full.
+    out: list[TriageQueueItem] = []
+    offset, page = 0, 500
+    while len(out) < limit:
+        batch = list(session.scalars(stmt.limit(page).offset(offset)))
+        out += [item for item in batch if queue_item_visible(principal, item)]
+        if len(batch) < page:
+            break
+        offset += page
+    return out[:limit]
 
 
 def resolve_queue_item(
@@ -197,7 +228,7 @@ def resolve_queue_item(
     the report came with, the place found in its text. Returns (item, case or None).
     """
     item = session.get(TriageQueueItem, item_id)
-    if item is None:
+    if item is None or (isinstance(principal, Principal) and not queue_item_visible(principal, item)):
         raise NotFound("待分拣记录不存在", "No such queue item", details={"id": str(item_id)})
     if item.resolved_at is not None:
         raise Conflict("该记录已处理", "This queue item is already resolved", details={"id": str(item_id)})
@@ -430,8 +461,17 @@ def intake_report(
     return out
 
 
-def hot_issues(session: Session, days: int, *, now: datetime | None = None, limit: int = 100) -> list[Any]:
-    """Hot issues among the cases reported in the last ``days`` days (from the cases service)."""
+def hot_issues(
+    session: Session,
+    days: int,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    principal: Principal | None = None,
+) -> list[Any]:
+    """Hot issues among the cases reported in the last ``days`` days (from the cases service);
+    with ``principal``, only among the cases that caller may see, so a street's hot issues hold
+    only its own cases and texts."""
     from datetime import timedelta
 
     from cityops.cases import service as cases
@@ -448,12 +488,14 @@ def hot_issues(session: Session, days: int, *, now: datetime | None = None, limi
             r.description[:40],
             r.community_code or r.street_code,
         )
-        for r in cases.recent_reports(session, now - timedelta(days=days), now)
+        for r in cases.recent_reports(session, now - timedelta(days=days), now, principal=principal)
     ]
     return find_hot_issues(msgs, limit=limit, now=now)
 
 
-def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
+def accurate_dispatch_rate(
+    session: Session, since: datetime, until: datetime, principal: Principal | None = None
+) -> list[dict[str, Any]]:
     """准确派遣率 per category and overall: dispatched cases not returned as misrouted / dispatched.
 
     The counts come from the cases capability (``cases.service.dispatch_counts``); the last row
@@ -463,7 +505,7 @@ def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -
 
     out: list[dict[str, Any]] = []
     total_d = total_m = 0
-    for row in cases.dispatch_counts(session, since, until):
+    for row in cases.dispatch_counts(session, since, until, principal=principal):
         total_d += row.dispatched
         total_m += row.misrouted
         out.append(

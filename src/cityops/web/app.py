@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -32,6 +32,7 @@ from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
 from cityops.web.openapi import complete_openapi
 from cityops.web.security import security_headers
+from cityops.web.validation import refuse_nul_characters
 
 log = logging.getLogger("cityops.web")
 
@@ -41,6 +42,8 @@ ROUTERS = (
     "cityops.cases.api:router",
     "cityops.cases.public:router",
     "cityops.cases.public:pages_router",
+    "cityops.cases.rating_public:router",
+    "cityops.cases.rating_public:pages_router",
     "cityops.accounts.api:router",
     "cityops.areas.api:router",
     "cityops.catalog.api:router",
@@ -162,6 +165,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
         docs_url=None,  # web.docs serves both from the project's own static files
         redoc_url=None,
+        # One place refuses a NUL character in any request (web/validation.py).
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -210,4 +215,7 @@ def _add_health(app: FastAPI) -> None:
                 {"status": "unavailable", "database": "schema not migrated; run `cityops migrate`"},
                 status_code=503,
             )
-        return {"status": "ready", "database": engine.dialect.name}
+        from cityops.cases.calendar import readiness_warnings
+
+        # Ready, but say so when a deadline may fall in a year the holiday calendar does not know.
+        return {"status": "ready", "database": engine.dialect.name, "warnings": readiness_warnings(engine)}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 14:10:39.221347
+Create Date: 2026-12-03 14:53:47.692950
 """
 
 from __future__ import annotations
@@ -96,6 +96,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", name=op.f("pk_calendar_overrides")),
     )
     op.create_table(
+        "calendar_years",
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=True),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("imported_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("imported_by", sa.Uuid(), nullable=True),
+        sa.PrimaryKeyConstraint("year", name=op.f("pk_calendar_years")),
+    )
+    op.create_table(
         "case_code_counters",
         sa.Column("day", sa.String(length=8), nullable=False),
         sa.Column("last", sa.Integer(), nullable=False),
@@ -149,6 +158,13 @@ def upgrade() -> None:
         sa.Column("extension_reason", sa.Text(), nullable=True),
         sa.Column("extensions_granted", sa.Integer(), nullable=False),
         sa.Column("extended_hours", sa.Float(), nullable=False),
+        sa.Column("clock_extended_hours", sa.Float(), nullable=False),
+        sa.Column("verify_deadline", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("verify_overdue", sa.Boolean(), nullable=False),
+        sa.Column("rework_count", sa.Integer(), nullable=False),
+        sa.Column("satisfaction", sa.String(length=24), nullable=True),
+        sa.Column("satisfaction_channel", sa.String(length=16), nullable=True),
+        sa.Column("satisfaction_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reply_score", sa.Float(), nullable=True),
         sa.Column("reopened_count", sa.Integer(), nullable=False),
         sa.Column("returned_count", sa.Integer(), nullable=False),
@@ -179,6 +195,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_cases_state_created", ["state", "created_at"], unique=False)
         batch_op.create_index("ix_cases_street", ["street_code", "created_at"], unique=False)
         batch_op.create_index(
+            "ix_cases_verify_deadline",
+            ["verify_overdue", "verify_deadline"],
+            unique=False,
+            postgresql_where=sa.text("verify_deadline IS NOT NULL"),
+            sqlite_where=sa.text("verify_deadline IS NOT NULL"),
+        )
+        batch_op.create_index(
             "ix_cases_warn_at",
             ["state", "warned", "warn_at"],
             unique=False,
@@ -206,6 +229,9 @@ def upgrade() -> None:
         sa.Column("local", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("emergency", sa.Boolean(), nullable=False),
+        sa.Column("verify_limit_hours", sa.Float(), nullable=True),
+        sa.Column("rework_limit_value", sa.Float(), nullable=True),
+        sa.Column("max_extension_hours", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_categories")),
     )
     with op.batch_alter_table("categories", schema=None) as batch_op:
@@ -381,6 +407,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("category_code", name=op.f("pk_triage_thresholds")),
     )
     op.create_table(
+        "case_callbacks",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
+        sa.Column("at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("by_user_id", sa.Uuid(), nullable=True),
+        sa.Column("reached", sa.Boolean(), nullable=False),
+        sa.Column("result", sa.String(length=24), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_callbacks_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_callbacks")),
+    )
+    with op.batch_alter_table("case_callbacks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_callbacks_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
         "case_logs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
@@ -401,6 +445,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_logs")),
         sa.UniqueConstraint("case_id", "seq", name="uq_case_logs_case_seq"),
     )
+    op.create_table(
+        "case_satisfaction",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("requested_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("department_code", sa.String(length=32), nullable=True),
+        sa.Column("street_code", sa.String(length=32), nullable=True),
+        sa.Column("category_code", sa.String(length=20), nullable=True),
+        sa.Column("result", sa.String(length=24), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("channel", sa.String(length=16), nullable=True),
+        sa.Column("rated_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recorded_by", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_satisfaction_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_satisfaction")),
+        sa.UniqueConstraint("case_id", "round", name="uq_case_satisfaction_case_round"),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_case_satisfaction_token_hash")),
+    )
+    with op.batch_alter_table("case_satisfaction", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_satisfaction_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_case_satisfaction_rated", ["rated_at"], unique=False)
+
     op.create_table(
         "case_search_docs",
         sa.Column("case_id", sa.Uuid(), nullable=False),
@@ -559,7 +630,16 @@ def downgrade() -> None:
 
     op.drop_table("case_search_terms")
     op.drop_table("case_search_docs")
+    with op.batch_alter_table("case_satisfaction", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_satisfaction_rated")
+        batch_op.drop_index(batch_op.f("ix_case_satisfaction_case_id"))
+
+    op.drop_table("case_satisfaction")
     op.drop_table("case_logs")
+    with op.batch_alter_table("case_callbacks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_callbacks_case_id"))
+
+    op.drop_table("case_callbacks")
     op.drop_table("triage_thresholds")
     with op.batch_alter_table("triage_queue", schema=None) as batch_op:
         batch_op.drop_index("ix_triage_queue_open")
@@ -610,6 +690,11 @@ def downgrade() -> None:
             postgresql_where=sa.text("warn_at IS NOT NULL"),
             sqlite_where=sa.text("warn_at IS NOT NULL"),
         )
+        batch_op.drop_index(
+            "ix_cases_verify_deadline",
+            postgresql_where=sa.text("verify_deadline IS NOT NULL"),
+            sqlite_where=sa.text("verify_deadline IS NOT NULL"),
+        )
         batch_op.drop_index("ix_cases_street")
         batch_op.drop_index("ix_cases_state_created")
         batch_op.drop_index(
@@ -629,6 +714,7 @@ def downgrade() -> None:
 
     op.drop_table("cases")
     op.drop_table("case_code_counters")
+    op.drop_table("calendar_years")
     op.drop_table("calendar_overrides")
     op.drop_table("cache_generation")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
