@@ -45,10 +45,11 @@ demo: $(STAMP) $(VENDOR_STAMP) ## Set up, load the Gongshu demo and serve it on 
 test: $(STAMP) $(VENDOR_STAMP) ## Set up and run the whole test suite (SQLite; PostgreSQL too when CITYOPS_TEST_DATABASE_URL is set)
 	$(BIN)/pytest -n 2 -q
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import contracts (capability boundaries)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks || true
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## Run every benchmark; one JSON line per figure
 	@for b in benchmarks/bench_*.py; do echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done

@@ -23,9 +23,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from cityops.all_models import load_all
-from cityops.areas import service as areas
-from cityops.cases import calendar, codes, external
+from cityops.cases import codes
 from cityops.db import make_engine
+from cityops.kit import caches
 from cityops.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,9 +91,7 @@ def new_database(backend: str, tmp: Path, worker: str = "main") -> tuple[Engine,
 
 def forget_caches(engine: Engine | None = None) -> None:
     """Drop the process-wide caches that remember database contents (areas index, lookups)."""
-    areas.invalidate_index(engine)
-    external.clear_cache()
-    calendar.invalidate()
+    caches.clear_all()  # the areas index, catalog lookups, the calendar, remembered generations
 
 
 def empty_database(engine: Engine) -> None:

@@ -375,7 +375,15 @@ def test_worker_once_runs_every_job(demo_db: tuple[Cli, Result]) -> None:
     result = cli.run("worker", "--once")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
-    assert set(report) == {"outbox", "sla_sweep", "surge_sweep"}
+    assert set(report) == {
+        "outbox",
+        "sla_sweep",
+        "surge_sweep",
+        "search_index",
+        "intake_windows",
+        "intake_sensors",
+        "intake_retention",
+    }
     assert "failed" not in report.values()
 
 
@@ -550,3 +558,18 @@ def test_serve_with_workers_refuses_a_busy_port(demo_db: tuple[Cli, Result], tmp
         )
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
+
+
+def test_list_departments_names_the_demo_handler_accounts(demo_db: tuple[Cli, Result]) -> None:
+    runner, loaded = demo_db
+    assert loaded.exit_code == 0, loaded.output
+    result = runner.run("list-departments", CITYOPS_DEMO_MODE="true")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) >= 40
+    _code, kind, name, *_ = lines[0].split("\t")
+    assert kind in ("department", "street", "utility") and name
+    assert all(line.rstrip().endswith(f"handler-{line.split(chr(9))[0]}") for line in lines)
+    assert any(line.startswith("GS-CGJ\t") for line in lines)
+    plain = runner.run("list-departments")  # outside demo mode: no demo accounts to name
+    assert plain.exit_code == 0 and "handler-" not in plain.output

@@ -15,7 +15,11 @@ MODEL_MODULES = (
     "cityops.attachments.models",
     "cityops.triage.models",
     "cityops.safety.models",
+    "cityops.evaluation.models",
+    "cityops.indicators.models",
+    "cityops.intake.models",
     "cityops.web.idempotency",
+    "cityops.kit.caches",
 )
 
 

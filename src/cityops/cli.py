@@ -91,17 +91,24 @@ def worker(once: bool = typer.Option(False, help="run every job once and exit"))
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    w = Worker(make_sessionmaker(_engine()), default_jobs(settings))
+    factory = make_sessionmaker(_engine())
+    w = Worker(factory, default_jobs(settings))
     if once:
         results = w.run_due()
         typer.echo(json.dumps(results, ensure_ascii=False, default=str))
         if "failed" in results.values():
             raise typer.Exit(1)
         return
+    from cityops.worker import start_subscribers
+
+    subscribers = start_subscribers(factory, settings)
     try:
         w.run_forever()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
 
 
 @app.command()
@@ -126,6 +133,21 @@ def demo(
     summary = load_demo(engine, settings, reset=reset, n_cases=cases, seed=seed)
     for key, value in summary.items():
         typer.echo(f"  {key}: {value}")
+    _warm_routing_model(engine)
+
+
+def _warm_routing_model(engine: Any) -> None:
+    """Build the knowledge-base routing model now (once per knowledge base, kept on disk), so
+    the first report after `make demo` is answered at once."""
+    try:
+        from cityops.triage import versions
+    except ModuleNotFoundError:
+        return
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        model = versions.kb_only_model(session)
+    typer.echo(f"  routing_model: knowledge base, {len(model.labels)} classes")
 
 
 @app.command("import-areas")
@@ -206,6 +228,24 @@ def create_user(
     )
 
 
+@app.command("list-departments")
+def list_departments(
+    all_: bool = typer.Option(False, "--all", help="include departments that are switched off"),
+) -> None:
+    """List the departments (code, kind, name); in demo mode `handler-<code>` signs in as each."""
+    from cityops.accounts import service as accounts
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    with unit_of_work(make_sessionmaker(_engine())) as session:
+        rows = accounts.list_departments(session, active=None if all_ else True)
+        demo = get_settings().demo_mode
+        for d in rows:
+            account = f"  handler-{d.code}" if demo else ""
+            typer.echo(f"{d.code}\t{d.kind}\t{d.name}{'' if d.active else '（停用 / off）'}{account}")
+    if not rows:
+        typer.echo("还没有处置单位 / no departments yet (cityops demo, or POST /api/v1/departments)")
+
+
 def _mount_triage() -> None:
     try:
         from cityops.triage.cli import app as triage_app
@@ -217,6 +257,21 @@ def _mount_triage() -> None:
 
 
 _mount_triage()
+
+
+@app.command()
+def simulate(
+    url: str = typer.Option("http://127.0.0.1:8000", help="the demo server (camera alarms go here)"),
+    mqtt: str = typer.Option("mqtt://127.0.0.1:1883", help="the MQTT broker (telemetry goes here)"),
+    seconds: float = typer.Option(600, help="how long to run"),
+    interval: float = typer.Option(2.0, help="seconds between telemetry rounds"),
+) -> None:
+    """Publish realistic demo telemetry (water level, manhole tilt, smoke, air, noise, elevators)
+    and the demo camera's signed alarms, so the demo is alive."""
+    from cityops.intake.simulate import run
+
+    sent = run(base_url=url, mqtt_url=mqtt, seconds=seconds, interval=interval, echo=typer.echo)
+    typer.echo(json.dumps(sent))
 
 
 def main() -> None:

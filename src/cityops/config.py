@@ -6,6 +6,8 @@ Outside demo mode the settings refuse values that are only safe on a developer's
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: list[str] = Field(
-        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "application/pdf"]
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"]
     )
 
     # Text limits keep one report from filling the database.
@@ -61,9 +63,13 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     worker_interval_seconds: float = 60.0
     outbox_interval_seconds: float = 5.0
-
-    # Map tiles (for example 天地图 with its key): its origin is allowed for images in the CSP.
-    map_tile_url: str | None = None
+    # Telemetry over MQTT: the worker subscribes when a broker answers here ("" switches it off).
+    # Each worker process needs its own stable client id: the broker keeps its persistent session
+    # (unacknowledged messages) under that id across restarts.
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str | None = None
+    # Open311 api_keys accepted outside demo mode (demo mode also accepts demo-open311-key).
+    open311_api_keys: list[str] = Field(default_factory=list)
 
     log_level: str = "INFO"
     # Handler threads per server process (each may hold a database connection). Few threads keep
@@ -75,13 +81,19 @@ class Settings(BaseSettings):
 
     # Page maps: the district's own GeoJSON is the base layer; a tile URL (e.g. 天地图 with its key,
     # "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY") adds tiles. GCJ-02 tiles get points converted.
+    # Its origin is allowed for images in the CSP.
     map_tile_url: str | None = None
     map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
 
     # Triage: the trained classifier's model file (`cityops triage train --model …`). Unset or
     # missing: a model trained in-app (`<storage_dir>/../models/catalog.model`) if there is one,
-    # else the seed classifier built from the catalog.
+    # else the routing model versions (docs/triage.md).
     triage_model: Path | None = None
+    # How often the worker retrains the routing model when corrections or the knowledge base
+    # changed (seconds; 0 = never on a schedule, only on demand).
+    triage_retrain_interval_seconds: float = Field(default=86400.0, ge=0)
+    # Reply quality: a reply whose prior-corrected interpretability is below this is flagged.
+    reply_interpretability_threshold: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("timezone")
     @classmethod
@@ -101,12 +113,38 @@ class Settings(BaseSettings):
         """Refuse to serve with development-only values outside demo mode."""
         if self.demo_mode:
             return
-        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 16:
+        problem = secret_key_problem(self.secret_key)
+        if problem is not None:
             raise UnsafeSettings(
-                "未设置安全的密钥：请设置 CITYOPS_SECRET_KEY（至少 16 个字符）。 / "
-                "Set CITYOPS_SECRET_KEY to a secret of at least 16 characters; "
+                f"未设置安全的密钥：请把 CITYOPS_SECRET_KEY 设为至少 {MIN_SECRET_CHARS} 个字符的随机串"
+                f"（例如 python -c 'import secrets; print(secrets.token_urlsafe(32))'）。 / "
+                f"Set CITYOPS_SECRET_KEY to a random secret of at least {MIN_SECRET_CHARS} characters "
+                f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'): {problem}; "
                 "the default is for demo mode only."
             )
+
+
+MIN_SECRET_CHARS = 32
+# Bits per character of the key's own character distribution: a random hex string has about
+# 3.6–4, a token_urlsafe one about 4.7, "passwordpassword…" 2.75, "aaaa…" 0.
+MIN_SECRET_ENTROPY = 3.0
+MIN_SECRET_DISTINCT = 10
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why ``secret`` is not a safe signing key (None when it is): too short, the demo default,
+    too few distinct characters, low Shannon entropy, or one short run repeated."""
+    if secret == DEFAULT_SECRET:
+        return "it is the published demo default"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"it has {len(secret)} characters"
+    counts = Counter(secret)
+    entropy = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    if len(counts) < MIN_SECRET_DISTINCT or entropy < MIN_SECRET_ENTROPY:
+        return f"it has too little variety ({len(counts)} distinct characters, {entropy:.1f} bits each)"
+    if secret in (secret + secret)[1:-1]:
+        return "it is a short run of characters repeated"
+    return None
 
 
 class _SettingsAccessor:

@@ -45,8 +45,44 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("outbox", "cityops.outbox.tasks:deliver_outbox", settings.outbox_interval_seconds),
         Job("sla_sweep", "cityops.cases.tasks:sweep_deadlines", settings.worker_interval_seconds),
         Job("surge_sweep", "cityops.triage.tasks:surge_sweep", 3600.0),
+        *_retrain_jobs(settings),
+        Job("evaluation", "cityops.evaluation.tasks:refresh_evaluation", 5.0),
+        Job("indicators", "cityops.indicators.tasks:compute_indicators", 60.0),
+        Job("deadline_risk", "cityops.evaluation.risk_tasks:train_risk_model", 6 * 3600.0),
+        Job("risk_scores", "cityops.evaluation.risk_tasks:score_running_cases", 120.0),
+        # Self-correction and re-check windows are minutes long: look every few seconds.
+        Job("intake_windows", "cityops.intake.tasks:windows", settings.outbox_interval_seconds),
+        Job("intake_sensors", "cityops.intake.tasks:sensors", settings.worker_interval_seconds),
+        Job("intake_retention", "cityops.intake.tasks:retention", 86400.0),
         Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
     ]
+
+
+def _retrain_jobs(settings: Settings) -> list[Job]:
+    # The first run waits a while: training takes tens of seconds of CPU, which a process that
+    # has just started (or a test's app) should not spend at once; the knowledge-base model
+    # answers meanwhile.
+    every = settings.triage_retrain_interval_seconds
+    first = time.monotonic() + min(every, 300.0)
+    return [Job("triage_retrain", "cityops.triage.tasks:retrain_routing", every, first)] if every > 0 else []
+
+
+def start_subscribers(factory: sessionmaker[Session], settings: Settings) -> list[Any]:
+    """Start the message subscribers beside the polling jobs (MQTT telemetry when a broker answers).
+
+    Returns objects with ``stop()``.
+    """
+    if not settings.mqtt_url:
+        return []
+    import os
+    import socket
+
+    from cityops.intake.mqtt import start_if_broker
+
+    # Unique per process by default; production sets a stable id per worker (docs/operations.md).
+    client_id = settings.mqtt_client_id or f"cityops-{socket.gethostname()}-{os.getpid()}"
+    subscriber = start_if_broker(factory, settings.mqtt_url, client_id)
+    return [subscriber] if subscriber is not None else []
 
 
 class Worker:

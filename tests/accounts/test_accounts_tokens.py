@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.accounts import service, tokens
 from cityops.accounts.models import User
+from cityops.areas.models import Area
 from cityops.config import Settings
 from cityops.errors import Unauthorized
 
@@ -32,6 +33,13 @@ def _claims(user: User) -> tokens.TokenClaims:
 def test_round_trip_carries_role_and_scope(
     session: Session, settings: Settings, department: str, make_user: MakeUser
 ) -> None:
+    session.add_all(
+        [
+            Area(code="330105", name="拱墅区", level="district"),
+            Area(code="330105001", name="米市巷街道", level="street", parent_code="330105"),
+        ]
+    )
+    session.commit()  # a user's area must exist
     user = make_user("handler1", "handler", department_code=department, area_code="330105001")
     token = service.issue_token(user, settings)
     principal = service.principal_from_token(session, token, settings)

@@ -34,10 +34,10 @@ from tests.conftest import BACKENDS, empty_database, new_database
 from cityops.accounts.principal import Principal
 from cityops.areas import service as areas
 from cityops.areas.models import Area
-from cityops.cases import calendar, external
 from cityops.catalog import service as catalog
 from cityops.config import Settings
 from cityops.db import make_engine, make_sessionmaker
+from cityops.kit import caches
 from cityops.migrate import upgrade
 from cityops.web import deps
 from cityops.web.errors import install_error_handlers
@@ -132,12 +132,11 @@ def seed(session: Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
-    # The areas index may stay: every test's database holds the same seeded areas.
-    external.clear_cache()
-    calendar.invalidate()
+    # Every test restores the same database, cache generation included: a value cached by an
+    # earlier test under a generation this test reaches again would look valid. Drop them all.
+    caches.clear_all()
     yield
-    external.clear_cache()
-    calendar.invalidate()
+    caches.clear_all()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -16,6 +16,8 @@ from cityops.config import get_settings
 
 from .conftest import COVER, GARBAGE, IN_B, IN_C, OUTSIDE, as_header
 
+# The smallest file that passes the upload checks: SOI, a JFIF segment, EOI.
+TINY_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 MakePrincipal = Callable[..., Principal]
 
 
@@ -132,7 +134,7 @@ def _upload_photo(client: TestClient, who: dict[str, str]) -> str:
     response = client.post(
         "/api/v1/attachments",
         headers=who,
-        files={"file": ("after.jpg", b"\xff\xd8\xff\xe0tiny-jpg", "image/jpeg")},
+        files={"file": ("after.jpg", TINY_JPEG, "image/jpeg")},
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -142,7 +144,6 @@ def test_full_flow_over_http(
     client: TestClient, make_principal: MakePrincipal, citizen: dict[str, str]
 ) -> None:
     case = client.post("/api/v1/cases", json=body(), headers=citizen).json()
-    photo = _upload_photo(client, as_header(make_principal("handler", department_code="CGJ")))
     missing = client.post(
         f"/api/v1/cases/{case['id']}/file",
         headers=as_header(make_principal("operator")),
@@ -152,6 +153,7 @@ def test_full_flow_over_http(
     operator = as_header(make_principal("operator"))
     dispatcher = as_header(make_principal("dispatcher"))
     handler = as_header(make_principal("handler", department_code="CGJ"))
+    photo = _upload_photo(client, handler)  # one attaches only what one may read: one's own upload
     inspector = as_header(make_principal("inspector"))
     steps = [
         (operator, "file", {}),
@@ -172,8 +174,10 @@ def test_full_flow_over_http(
     assert final["state"] == "closed" and final["deadline"] is not None
     log = client.get(f"/api/v1/cases/{case['id']}/log", headers=citizen).json()
     assert [e["action"] for e in log] == ["create", "file", "dispatch", "accept", "handle", "verify", "close"]
+    assert log[4]["attachments"] == []  # the reporter reads the public history (issue 8 item 5)
+    log = client.get(f"/api/v1/cases/{case['id']}/log", headers=dispatcher).json()
     assert log[4]["attachments"] == [
-        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": 12}
+        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": len(TINY_JPEG)}
     ]
     # The photo is as private as the case: its reporter and district staff see it, others get 404.
     photo_url = f"/api/v1/attachments/{photo}"

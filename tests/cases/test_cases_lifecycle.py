@@ -22,6 +22,8 @@ from cityops.outbox.models import OutboxMessage
 
 from .conftest import GARBAGE, GRID_A, IN_A, IN_B, sh
 
+# The smallest file that passes the upload checks: SOI, a JFIF segment, EOI.
+TINY_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 MakePrincipal = Callable[..., Principal]
 
 
@@ -73,7 +75,7 @@ def _photo(session: Session, tmp_path: Path, who: Principal) -> str:
 
     settings = Settings(storage_dir=tmp_path)
     row = store_upload(session, LocalStorage(tmp_path), settings, who, filename="after.jpg",
-                       declared_type="image/jpeg", data=b"\xff\xd8\xff\xe0 a tiny jpeg")
+                       declared_type="image/jpeg", data=TINY_JPEG)
     return str(row.id)
 
 
@@ -103,7 +105,7 @@ def test_happy_path_logs_every_step(session: Session, actors: Actors, tmp_path: 
     ]
     assert [r.seq for r in log] == list(range(1, 8))
     assert log[4].attachments == [
-        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": 16}
+        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": len(TINY_JPEG)}
     ] and log[4].note == "已清理"
     assert log[2].actor_role == "dispatcher"
     audits = session.scalar(

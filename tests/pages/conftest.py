@@ -19,6 +19,8 @@ from cityops.config import Settings
 from cityops.demo.loader import load_demo
 from cityops.web.app import create_app
 
+# What a browser asks for: error pages are HTML for it (API clients get the JSON error shape).
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -42,7 +44,7 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def app_client(demo_engine: Engine, demo_settings: Settings) -> Iterator[TestClient]:
     app = create_app(demo_settings, engine=demo_engine)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=BROWSER) as client:
         yield client
 
 
@@ -67,5 +69,5 @@ def sign_in(client: TestClient, username: str, password: str = "demo", next_url:
 def new_client(demo_engine: Engine, demo_settings: Settings) -> Iterator[TestClient]:
     """A browser of its own (empty cookie jar) on the module's app."""
     app = create_app(demo_settings, engine=demo_engine)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=BROWSER) as client:
         yield client

@@ -71,6 +71,12 @@ def test_language_switch_is_remembered(new_client: TestClient) -> None:
         "/login", data={"username": "", "password": "", "csrf_token": csrf_of(english.text)}
     )
     assert "Field required" in wrong.text or "at least 1 character" in wrong.text
+    sign_in(new_client, "dispatcher")
+    assert '<span class="role">Dispatcher</span>' in new_client.get("/home").text
+    page = new_client.get("/home")
+    signed_out = new_client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert "You have signed out" in signed_out.text  # a flash message made in the handler
+    sign_in(new_client, "dispatcher")
     back = new_client.post(
         "/lang", data={"lang": "zh-CN", "next": "/login", "csrf_token": csrf_of(english.text)}
     )
@@ -135,7 +141,8 @@ def test_pages_carry_security_headers(new_client: TestClient) -> None:
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert page.headers["x-content-type-options"] == "nosniff"
-    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["referrer-policy"] in ("same-origin", "strict-origin-when-cross-origin")
+    assert page.headers["cache-control"] == "no-store"
     assert "<script>" not in page.text  # no inline scripts (CSP would block them)
 
 
@@ -152,3 +159,12 @@ def test_map_base_layer_is_the_districts_geojson(new_client: TestClient) -> None
     with_grids = new_client.get(f"/map/areas.geojson?street={street}").json()
     grids = [f for f in with_grids["features"] if f["properties"]["level"] == "grid"]
     assert grids and all(f["properties"]["code"].startswith(street) for f in grids)
+
+
+def test_a_script_gets_the_json_error_shape_from_a_page(new_client: TestClient) -> None:
+    new_client.get("/login")
+    response = new_client.post(
+        "/login", data={"username": "operator", "password": "demo"}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed" and " / " in response.json()["error"]["message"]

@@ -46,10 +46,30 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-    b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7V\xbd\xfa\x00\x00\x00\x00IEND\xaeB`\x82"
-)
+
+
+def _photo_png(width: int = 320, height: int = 240) -> bytes:
+    """A small real photo-like PNG (a gradient), so screenshots show something in the photo strip."""
+    import struct
+    import zlib
+
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(width) for v in (60 + x * 150 // width, 120 + y * 100 // height, 90))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 REPORT_TEXT = "拱宸桥桥西社区门口的垃圾堆了三天没人清理，气味很大"
 
 
@@ -195,7 +215,7 @@ def test_the_whole_journey_by_clicking(
 ) -> None:
     base, engine = server
     photo = tmp_path / "photo.png"
-    photo.write_bytes(PNG)
+    photo.write_bytes(_photo_png())
 
     # 1. A citizen reports on the form, on a phone, without signing in.
     citizen = Person(browser, base, shots, PHONE)
@@ -236,10 +256,9 @@ def test_the_whole_journey_by_clicking(
     dispatcher.sign_in("dispatcher")
     dispatcher.go("/dispatch")
     row = dispatcher.page.locator(f"tr[data-case='{code}']")
-    row.locator("details[data-action='dispatch'] summary").click()
     assert row.locator("select[name='department_code']").input_value() == case.department_code
     dispatcher.shot("dispatcher-dispatch")
-    row.locator("details[data-action='dispatch'] button[type=submit]").click()
+    row.locator("form[data-action='dispatch'] button[type=submit]").click()
     dispatcher.page.wait_for_load_state("networkidle")
     assert _case(engine, code).state == "dispatched"
     for path, name in (
@@ -297,8 +316,10 @@ def test_the_whole_journey_by_clicking(
     dispatcher.shot("case-detail")
     dispatcher.check_clean()
 
-    citizen.go(f"/p/cases/{code}")
-    assert "已结案" in citizen.page.inner_text(".state")
+    citizen.go(f"/report/sent/{code}")  # the receipt, kept by the citizen's browser
+    citizen.page.click("#public-link")
+    citizen.page.wait_for_load_state("networkidle")
+    assert "已结案" in citizen.page.inner_text(".state") and "办理经过" in citizen.page.inner_text("main")
     citizen.shot("public-case")
     citizen.check_clean()
 

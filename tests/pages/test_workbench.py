@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from tests.pages.conftest import csrf_of, sign_in
+from tests.pages.conftest import BROWSER, csrf_of, sign_in
 
 from cityops.cases.models import Case, CaseLog
 from cityops.cases.search import index_pending
@@ -38,7 +38,7 @@ def _no_form_limit() -> Iterator[None]:
 
 
 def _client(app_client: TestClient, user: str | None) -> TestClient:
-    client = TestClient(app_client.app, raise_server_exceptions=False)
+    client = TestClient(app_client.app, raise_server_exceptions=False, headers=BROWSER)
     if user:
         sign_in(client, user)
     return client
@@ -84,7 +84,9 @@ def _report(
     assert response.status_code == 303, response.text  # type: ignore[attr-defined]
     code = response.headers["location"].rsplit("/", 1)[1]  # type: ignore[attr-defined]
     sent = citizen.get(f"/report/sent/{code}")
-    assert code in sent.text and f"/p/cases/{code}" in sent.text and "<svg" in sent.text
+    assert code in sent.text and f"/p/cases/{code}?t=" in sent.text and "<svg" in sent.text
+    # Only the browser that reported sees the receipt (its QR link carries the access token).
+    assert _client(app_client, None).get(f"/report/sent/{code}").status_code == 404
     return code
 
 
@@ -185,8 +187,11 @@ def test_the_whole_journey_through_the_pages(app_client: TestClient, demo_engine
 
     page = dispatcher.get(f"/cases/{code}")
     assert page.text.count("/api/v1/attachments/") >= 2  # the citizen's and the handler's photo
-    public = _client(app_client, None).get(f"/p/cases/{code}")
-    assert public.status_code == 200 and "已结案" in public.text and "13800001111" not in public.text
+    link = re.search(r'href="(/p/cases/[^"]+)" class="link"', page.text)
+    assert link
+    public = _client(app_client, None).get(link.group(1).replace("&amp;", "&"))
+    assert public.status_code == 200 and "已结案" in public.text and "办理经过" in public.text
+    assert "13800001111" not in public.text
 
 
 def test_handler_of_another_department_gets_a_403_page(app_client: TestClient, demo_engine: Engine) -> None:

@@ -89,7 +89,7 @@ def test_the_trained_model_file_is_the_live_classifier(world: tuple[Engine, Sett
     assert path.name == "catalog.joblib" and path.exists()
     with unit_of_work(make_sessionmaker(engine)) as session:
         clf = service.get_classifier(session)
-    assert type(clf).__name__ == "CharNgramClassifier"
+    assert type(clf).__name__ == "RoutingModel"
     assert clf.predict_top_k([ACCEPTANCE], 1)[0][0][0] == GARBAGE
 
 

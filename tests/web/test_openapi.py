@@ -107,3 +107,13 @@ def test_docs_pages_load_nothing_from_another_host(client: TestClient) -> None:
         assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "swagger-ui-bundle.js" in client.get("/docs").text
     assert "redoc.standalone.js" in client.get("/redoc").text
+
+
+def test_idempotency_is_documented_where_it_applies(client: TestClient) -> None:
+    paths = _spec(client)["paths"]
+    create = paths["/api/v1/cases"]["post"]
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["in"] == "header" and "422" in create["responses"]
+    assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
+    token = paths["/api/v1/auth/token"]["post"]
+    assert not any(p["name"] == "Idempotency-Key" for p in token.get("parameters", []))  # never replayed

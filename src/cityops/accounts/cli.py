@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import getpass
-import uuid
 from typing import Annotated
 
 import typer
 from sqlalchemy.engine import Engine
 
 from cityops.accounts import service
-from cityops.accounts.principal import Principal
+from cityops.accounts.principal import Principal, synthetic_principal
 from cityops.config import get_settings
 from cityops.db import make_engine, make_sessionmaker, unit_of_work
 from cityops.errors import DomainError
@@ -22,7 +21,7 @@ def _cli_actor() -> Principal:
         who = getpass.getuser()
     except Exception:  # no login name in some containers
         who = "unknown"
-    return Principal(id=uuid.UUID(int=0), username=f"cli:{who}"[:64], role="admin")
+    return synthetic_principal(f"cli:{who}"[:64], "admin")
 
 
 def create_user_command(

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
+from cityops.kit import caches
 
 ROLES = ("citizen", "inspector", "operator", "dispatcher", "handler", "leader", "admin")
 
@@ -94,3 +95,7 @@ class RevokedToken(Base):
     # The token stops working by itself then; the row may be deleted after it.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(Department)

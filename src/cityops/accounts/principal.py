@@ -45,5 +45,21 @@ class Principal:
         return self.role in SEES_PERSONAL_DATA
 
 
+# Synthetic principals act for programs, not people (the worker, triage's automatic dispatch, the
+# command line). Each has its own stable id, derived from its name, so the log and the audit trail
+# tell them apart; ids of real users are random (UUID version 4) and can never equal one.
+SYNTHETIC_NAMESPACE = uuid.UUID("5b0e7c2a-3d1f-4c8e-9a61-0c17c0a5e001")
+
+
+def synthetic_principal(username: str, role: str) -> Principal:
+    """The principal of a program named ``username`` (the same id on every call and machine)."""
+    return Principal(id=uuid.uuid5(SYNTHETIC_NAMESPACE, username), username=username, role=role)
+
+
+def is_synthetic(principal_id: uuid.UUID | None) -> bool:
+    """Whether an actor id belongs to a synthetic principal (not a user account)."""
+    return principal_id is not None and principal_id.version == 5
+
+
 # A principal for jobs run by the worker (SLA sweep, outbox) so the log names who acted.
-SYSTEM = Principal(id=uuid.UUID(int=0), username="system", role="admin")
+SYSTEM = synthetic_principal("system", "admin")

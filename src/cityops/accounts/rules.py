@@ -53,6 +53,31 @@ def check_scope(session: Session, role: str, department_code: str | None) -> Non
             )
 
 
+def check_area(session: Session, area_code: str | None) -> None:
+    """An area given for a user's scope must exist (the areas capability's service says so)."""
+    if area_code is None:
+        return
+    from cityops.areas import service as areas
+    from cityops.errors import NotFound
+
+    try:
+        areas.get_area(session, area_code)
+    except NotFound:
+        raise Invalid(
+            f"区域不存在：{area_code}（请填写街道、社区或网格编码）",
+            f"No area with code {area_code!r}; give a street, community or grid code",
+            code="unknown_area",
+            details={"field": "area_code", "value": area_code},
+        ) from None
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for ``LIKE … ESCAPE '\\'``, with ``%``, ``_`` and ``\\`` in ``text`` matching
+    only themselves (a search for "100%" must not match everyone)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def username_taken(username: str) -> Conflict:
     """The error for a user name that is already in use."""
     return Conflict(

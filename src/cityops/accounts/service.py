@@ -80,6 +80,7 @@ def create_user(
     rules.check_role(role)
     passwords.check_password_policy(password)
     rules.check_scope(session, role, department_code)
+    rules.check_area(session, area_code)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise rules.username_taken(username)
     user = User(
@@ -144,6 +145,8 @@ def create_users_bulk(
             select(Department.code).where(Department.code.in_(wanted), Department.active.is_(True))
         )
     )
+    for area_code in sorted({str(row["area_code"]) for row in items if row.get("area_code")}):
+        rules.check_area(session, area_code)
     users = []
     for name, row in zip(names, items, strict=True):
         rules.check_role(row["role"])
@@ -208,8 +211,10 @@ def list_users(
     if active is not None:
         conditions.append(User.active.is_(active))
     if search:
-        pattern = f"%{search.strip()}%"
-        conditions.append(or_(User.username.ilike(pattern), User.display_name.ilike(pattern)))
+        pattern = rules.like_pattern(search.strip())
+        conditions.append(
+            or_(User.username.ilike(pattern, escape="\\"), User.display_name.ilike(pattern, escape="\\"))
+        )
     total = session.scalar(select(func.count()).select_from(User).where(*conditions)) or 0
     users = session.scalars(
         select(User).where(*conditions).order_by(User.username).limit(limit).offset(offset)
@@ -259,6 +264,8 @@ def update_user(
     rules.check_role(role)
     if "role" in changes or "department_code" in changes:
         rules.check_scope(session, role, department_code)
+    if changes.get("area_code") is not None:
+        rules.check_area(session, changes["area_code"])
     if "password" in changes:
         passwords.check_password_policy(changes["password"])
     loses_admin = user.role == "admin" and user.active and (role != "admin" or changes.get("active") is False)

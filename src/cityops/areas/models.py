@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, utcnow
+from cityops.kit import caches
 
 LEVELS = ("district", "street", "community", "grid")
 GRADES = ("A", "B", "C")
@@ -42,3 +43,7 @@ class Area(Base):
 
     def __repr__(self) -> str:
         return f"Area({self.code!r}, {self.name!r}, {self.level!r})"
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(Area)

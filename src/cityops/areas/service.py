@@ -7,15 +7,13 @@ rolls back. Validation of a whole file happens before the first row is written.
 from __future__ import annotations
 
 import json
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import shapely
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -28,6 +26,7 @@ from cityops.areas.geojson_io import (
 from cityops.areas.lookup import GridIndex
 from cityops.areas.models import LEVELS, Area
 from cityops.errors import Invalid, NotFound
+from cityops.kit import caches
 from cityops.kit.coords import check_crs, to_wgs84, validate_lonlat
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -60,25 +59,19 @@ class ImportResult:
 
 # -- the grid index cache --------------------------------------------------------------------
 
-# One index per engine (the engine's URL plus its identity: two in-memory SQLite engines share
-# the URL "sqlite://" but not their data). Weak keys let a disposed test engine go away.
-_INDEXES: weakref.WeakKeyDictionary[Engine, GridIndex] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
-def _engine(session: Session) -> Engine:
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
+# One index per engine (the engine's identity: two in-memory SQLite engines share the URL
+# "sqlite://" but not their data), rebuilt when the cache generation moves (kit/caches.py): an
+# import in another process (`cityops import-areas`) reaches this one within a second.
+_INDEX: caches.GenerationalValue[GridIndex] = caches.GenerationalValue("areas.grid_index")
 
 
 def invalidate_index(session_or_engine: Session | Engine | None = None) -> None:
     """Forget the cached grid index of one database (or of all when None)."""
-    with _LOCK:
-        if session_or_engine is None:
-            _INDEXES.clear()
-            return
-        engine = session_or_engine if isinstance(session_or_engine, Engine) else _engine(session_or_engine)
-        _INDEXES.pop(engine, None)
+    if isinstance(session_or_engine, Session):
+        bind = session_or_engine.get_bind()
+        _INDEX.forget(bind if isinstance(bind, Engine) else bind.engine)
+    else:
+        _INDEX.forget(session_or_engine)
 
 
 def build_index(session: Session) -> GridIndex:
@@ -100,17 +93,8 @@ def build_index(session: Session) -> GridIndex:
 
 
 def get_index(session: Session) -> GridIndex:
-    """The cached grid index of the session's database, built on first use."""
-    engine = _engine(session)
-    index = _INDEXES.get(engine)
-    if index is None:
-        # Built outside the lock would be fine too; the lock only avoids building twice.
-        with _LOCK:
-            index = _INDEXES.get(engine)
-            if index is None:
-                index = build_index(session)
-                _INDEXES[engine] = index
-    return index
+    """The cached grid index of the session's database, built on first use and after edits."""
+    return _INDEX.get(session, lambda: build_index(session))
 
 
 def locate(session_or_index: Session | GridIndex, lon: Any, lat: Any, crs: str = "wgs84") -> Location:
@@ -196,9 +180,9 @@ def import_geojson(
                 code="level_mismatch",
                 details={"code": r.code},
             )
-    result = _write(session, records, existing, progress)
-    invalidate_index(session)
-    return result
+    # The writes bump the cache generation (areas.models watches Area): every process rebuilds
+    # its index once this transaction commits.
+    return _write(session, records, existing, progress)
 
 
 def _write(
@@ -286,3 +270,19 @@ def children(session: Session, code: str) -> list[Area]:
     """The direct children of an area (NotFound if the area itself does not exist)."""
     get_area(session, code)
     return list_areas(session, parent_code=code)
+
+
+def tree_rows(session: Session) -> list[tuple[str, str, str, str | None]]:
+    """(code, name, level, parent_code) of every area, for other capabilities' place indexes."""
+    stmt = select(Area.code, Area.name, Area.level, Area.parent_code)
+    return [(r.code, r.name, r.level, r.parent_code) for r in session.execute(stmt)]
+
+
+def tree_fingerprint(session: Session) -> tuple[int, str]:
+    """(row count, latest edit) of the area tree: changes whenever an area is added or edited."""
+    count, latest = session.execute(select(func.count(), func.max(Area.updated_at))).one()
+    return int(count), str(latest)
+
+
+def area_exists(session: Session, code: str) -> bool:
+    return session.get(Area, code) is not None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from cityops.accounts.principal import Principal
 from cityops.attachments import service
@@ -41,10 +44,13 @@ async def upload(
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> object:
-    """Upload one photo (JPEG, PNG, WebP) or PDF; reference its id in case actions."""
+    """Upload one photo (JPEG, PNG, WebP, GIF) or PDF; reference its id in case actions."""
     settings = request.app.state.settings
     data = await file.read(settings.max_upload_bytes + 1)
-    return service.store_upload(
+    # Hashing, checking and writing up to 10 MB (to S3, perhaps) in a worker thread, not on the
+    # event loop that serves every other request.
+    return await run_in_threadpool(
+        service.store_upload,
         session,
         storage,
         settings,
@@ -62,5 +68,15 @@ def download(
     principal: Principal = Depends(current_principal),
     storage: Storage = Depends(get_storage),
 ) -> Response:
+    """The file, as a download: a browser saves it instead of rendering it in the site's origin,
+    and ``nosniff`` keeps it from guessing another type than the checked one."""
     attachment = service.get_readable(session, principal, attachment_id)
-    return Response(storage.get(attachment.storage_key), media_type=attachment.content_type)
+    name = attachment.filename or "attachment"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # for clients that ignore filename*
+    headers = {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+        f"filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return Response(storage.get(attachment.storage_key), media_type=attachment.content_type, headers=headers)

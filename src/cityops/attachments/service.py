@@ -8,27 +8,16 @@ import uuid
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
+from cityops.attachments.content import detect
 from cityops.attachments.models import Attachment
 from cityops.config import Settings
 from cityops.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
 from cityops.kit.storage import Storage
 
-# Magic numbers: the declared content type must match what the bytes are.
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/webp": (b"RIFF",),
-    "application/pdf": (b"%PDF-",),
-}
-
 
 def sniff(data: bytes) -> str | None:
-    for content_type, prefixes in SIGNATURES.items():
-        if any(data.startswith(p) for p in prefixes):
-            if content_type == "image/webp" and data[8:12] != b"WEBP":
-                continue
-            return content_type
-    return None
+    """The real type of ``data`` (see :mod:`cityops.attachments.content`), never the claimed one."""
+    return detect(data)
 
 
 def store_upload(
@@ -101,6 +90,20 @@ def get_readable(session: Session, principal: Principal, attachment_id: uuid.UUI
     if not may_read(session, principal, attachment):
         raise NotFound("找不到该附件", "No such attachment", details={"id": str(attachment_id)})
     return attachment
+
+
+def get_attachable(session: Session, principal: Principal, attachment_id: uuid.UUID) -> Attachment:
+    """The attachment if ``principal`` may attach it to a case: its own upload, or a file already
+    on a case the caller can see. Someone else's upload is NotFound even for district-wide staff,
+    who may read any file: attaching it would hand it to everyone who can see the new case."""
+    attachment = get_attachment(session, attachment_id)
+    if attachment.uploaded_by is not None and attachment.uploaded_by == principal.id:
+        return attachment
+    from cityops.cases.service import visible_case_with_attachment
+
+    if visible_case_with_attachment(session, principal, attachment.id):
+        return attachment
+    raise NotFound("找不到该附件", "No such attachment", details={"id": str(attachment_id)})
 
 
 def check_exist(session: Session, ids: list[uuid.UUID]) -> None:

@@ -40,7 +40,10 @@ class Act:
     events: list[Any] = field(default_factory=list)
 
     def tell(self, topic: str, recipients: list[str], **extra: Any) -> None:
-        payload = {"case_id": str(self.case.id), "code": self.case.code, **extra}
+        c = self.case
+        # The area lets the outbox show a role-wide notice only to staff whose scope holds the case.
+        area = c.grid_code or c.community_code or c.street_code
+        payload = {"case_id": str(c.id), "code": c.code, "area_code": area, **extra}
         external.notify(self.session, topic, payload, recipients)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 import segno
@@ -31,6 +31,7 @@ from cityops.cases.schemas import (
     SatisfactionRound,
 )
 from cityops.cases.transitions import ACTIONS
+from cityops.kit.times import TIME_HELP, LocalDateTime
 from cityops.kit.workcal import package_last_year
 from cityops.web.deps import (
     SessionDep,
@@ -43,6 +44,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CREATORS = ("citizen", "inspector", "operator", "dispatcher", "admin")
+LOG_REVEAL_HELP = "show phone and ID numbers typed into notes in clear (the read is audited)"
 STAFF = ("operator", "dispatcher", "leader", "admin", "handler", "inspector")
 REVEAL_HELP = "show reporter name and phone in clear (operators, dispatchers, admins; the read is audited)"
 
@@ -98,8 +100,8 @@ def list_cases(
     department_code: str | None = None,
     overdue: bool | None = None,
     escalated: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
+    created_to: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     reveal: Annotated[bool, Query(description=REVEAL_HELP)] = False,
@@ -157,10 +159,17 @@ def get_case(
 
 
 @router.get("/cases/{ref}/log", response_model=list[LogOut])
-def get_log(ref: str, session: SessionDep, principal: PrincipalDep) -> list[LogOut]:
-    """The case log, oldest first."""
+def get_log(
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    reveal: Annotated[bool, Query(description=LOG_REVEAL_HELP)] = False,
+) -> list[LogOut]:
+    """The case log, oldest first; its reporter sees the public history plus its own entries."""
     case = service.get_case(session, principal, ref)
-    return [views.log_out(row) for row in log_of(session, case.id)]
+    rows = log_of(session, case.id)
+    return views.log_for(session, principal, case, rows, request_id=_request_id(request), reveal=reveal)
 
 
 @router.get("/cases/{ref}/satisfaction", response_model=SatisfactionDetail)

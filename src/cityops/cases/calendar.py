@@ -3,9 +3,8 @@ the years whose official schedule was imported, and the warning when a deadline 
 year nobody has told the calendar about.
 
 Building a WorkCalendar is cheap but its per-year tables are not free, so one calendar is kept
-per database and rebuilt only when the override table changes. "Changed" is detected by a tiny
-fingerprint query (row count and latest edit time), which also catches edits made by other
-processes; edits in this process drop the cache at once.
+per database and rebuilt only when the cache generation moves (``kit/caches.py``): every edit of
+the override table bumps it, so edits in any process are seen everywhere within a second.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,37 +24,30 @@ from cityops.accounts.principal import Principal
 from cityops.cases import external
 from cityops.cases.models import CalendarOverride, CalendarYear, Case
 from cityops.cases.transitions import CLOCK_STATES
+from cityops.config import get_settings
 from cityops.db import utcnow
 from cityops.errors import Invalid, NotFound
+from cityops.kit import caches
 from cityops.kit.workcal import LOCAL_TZ, WorkCalendar, package_last_year
 
-_lock = threading.Lock()
-_cache: dict[int, tuple[tuple[int, datetime | None, int], WorkCalendar]] = {}
+_CALENDAR: caches.GenerationalValue[WorkCalendar] = caches.GenerationalValue("cases.calendar")
 
 
-def invalidate() -> None:
-    """Forget the cached calendars (called after every edit of the override table)."""
-    with _lock:
-        _cache.clear()
+def invalidate(session: Session | None = None) -> None:
+    """Forget the cached calendars (tests). Edits need not call it: writing an override bumps the
+    cache generation (kit/caches.py), which every process notices within a second."""
+    _CALENDAR.clear()
 
 
 def working_calendar(session: Session) -> WorkCalendar:
     """The WorkCalendar with the current overrides of this database (cached)."""
-    key = id(session.get_bind())
-    years_stamp = select(func.count(CalendarYear.year)).scalar_subquery()
-    count, latest, years = session.execute(
-        select(func.count(), func.max(CalendarOverride.updated_at), years_stamp).select_from(CalendarOverride)
-    ).one()
-    stamp = (int(count), latest, int(years or 0))
-    hit = _cache.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    rows = session.execute(select(CalendarOverride.day, CalendarOverride.is_workday)).all()
-    known = session.scalars(select(CalendarYear.year)).all()
-    cal = WorkCalendar({day: flag for day, flag in rows}, known_years=known)
-    with _lock:
-        _cache[key] = (stamp, cal)
-    return cal
+
+    def load() -> WorkCalendar:
+        rows = session.execute(select(CalendarOverride.day, CalendarOverride.is_workday)).all()
+        known = session.scalars(select(CalendarYear.year)).all()
+        return WorkCalendar({day: flag for day, flag in rows}, tz=get_settings().tz, known_years=known)
+
+    return _CALENDAR.get(session, load)
 
 
 def list_overrides(session: Session, year: int | None = None) -> list[CalendarOverride]:

@@ -6,12 +6,12 @@ evaluation, intake): it tells them what happened through :mod:`cityops.cases.eve
 ``cityops.events``), and the import-linter contracts in ``pyproject.toml`` keep it so.
 
 Lookups that creation needs on every request (category, responsibility, department names) are
-cached because they change rarely and creation must stay at a handful of statements.
+cached because they change rarely and creation must stay at a handful of statements. The cache is
+one of the registry's (``kit/caches.py``): an admin edit in any process reaches it within a second.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,31 +23,20 @@ from cityops.accounts.principal import Principal
 from cityops.areas import service as areas
 from cityops.catalog import service as catalog
 from cityops.errors import NotFound
-from cityops.kit import coords
+from cityops.kit import caches, coords
 from cityops.outbox import service as outbox
 
-_TTL_SECONDS = 60.0
-_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_LOOKUPS: caches.GenerationalCache[Any] = caches.GenerationalCache("cases.lookups")
 T = TypeVar("T")
 
 
 def clear_cache() -> None:
-    """Forget every cached lookup (tests; after catalog edits in this process)."""
-    _cache.clear()
+    """Forget every cached lookup (tests)."""
+    _LOOKUPS.clear()
 
 
 def _cached(session: Session, key: tuple[Any, ...], load: Callable[[], T]) -> T:
-    # Keyed by the engine too, so two databases in one process never share entries.
-    full = (id(session.get_bind()), *key)
-    hit = _cache.get(full)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[no-any-return,unused-ignore]
-    value = load()
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[full] = (now + _TTL_SECONDS, value)
-    return value
+    return _LOOKUPS.get(session, key, load)
 
 
 # -- areas -------------------------------------------------------------------------------------

@@ -69,14 +69,15 @@ def _require(t: Transition, note: str | None, reason: str | None, body: ActionIn
             )
 
 
-def _attachments(session: Session, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
-    """Describe uploaded attachments for the log; an unknown id is refused before anything is written."""
-    from cityops.attachments.service import get_attachment
+def _attachments(session: Session, principal: Principal, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """Describe uploaded attachments for the log; an unknown id, or somebody else's upload the
+    caller may not attach, is refused (the same answer) before anything is written."""
+    from cityops.attachments.service import get_attachable
 
     described = []
     for attachment_id in dict.fromkeys(ids):
         try:
-            row = get_attachment(session, attachment_id)
+            row = get_attachable(session, principal, attachment_id)
         except NotFound:
             raise Invalid(
                 f"附件 {attachment_id} 不存在，请先通过 /api/v1/attachments 上传",
@@ -157,7 +158,7 @@ def apply(
             to_state,
             at=now,
             note=note,
-            attachments=_attachments(session, body.attachments),
+            attachments=_attachments(session, principal, body.attachments),
             data=act.data,
             request_id=request_id,
         )
@@ -191,7 +192,7 @@ def add_attachments(
     """
     now = now or utcnow()
     case = get_case(session, principal, ref)
-    described = _attachments(session, ids)
+    described = _attachments(session, principal, ids)
     if not described:
         return case
     with session.no_autoflush:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
+from cityops.kit import caches
 
 SOURCES = ("web", "hotline", "inspector", "camera", "iot", "open311", "enterprise", "api")
 
@@ -336,3 +337,7 @@ class CaseSearchDoc(Base):
 
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(CalendarOverride, CalendarYear)

@@ -26,7 +26,7 @@ from cityops.cases import external
 from cityops.cases.queries import get_case_by_code_public, log_of
 from cityops.cases.satisfaction import RESULT_NAMES_ZH
 from cityops.cases.schemas import PublicCaseOut, PublicLogOut
-from cityops.cases.transitions import BY_ACTION, STATE_NAMES_ZH
+from cityops.cases.transitions import BY_ACTION, PUBLIC_ACTIONS, STATE_NAMES_ZH
 from cityops.config import Settings, get_settings
 from cityops.errors import NotFound, TooManyRequests
 from cityops.web import templating
@@ -34,24 +34,9 @@ from cityops.web.deps import SessionDep
 from cityops.web.openapi import error_responses
 from cityops.web.pagekit import MaybePrincipal, page_router
 
-# Only actions that mean progress to the public; flags such as park requests stay internal.
+# Only actions that mean progress to the public (cases.transitions, shared with the citizen's log).
 _PUBLIC_ACTIONS = frozenset(
-    {
-        "create",
-        "file",
-        "reject",
-        "dispatch",
-        "accept",
-        "handle",
-        "verify",
-        "close",
-        "approve_park",
-        "unpark",
-        "approve_extension",
-        "reopen",
-        "return",
-        "rate",
-    }
+    PUBLIC_ACTIONS
 )
 
 
@@ -146,7 +131,7 @@ def public_view(
             state_name=STATE_NAMES_ZH.get(row.to_state, row.to_state),
         )
         for row in log_of(session, case.id)
-        if row.action in _PUBLIC_ACTIONS
+        if row.action in PUBLIC_ACTIONS
     ]
     return PublicCaseOut(
         code=case.code,

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
-    exists,
     false,
     func,
     or_,
@@ -51,10 +50,12 @@ def scope_condition(principal: Principal) -> ColumnElement[bool]:
         if principal.department_code is None:
             return false()
         dept = bindparam("scope_department", principal.department_code, type_=String())
-        has_task = exists().where(
-            CaseTask.case_id == Case.id, CaseTask.department_code == dept, CaseTask.state != "cancelled"
+        # An uncorrelated IN, evaluated once: a correlated EXISTS let SQLite probe the department's
+        # tasks once per case (a handler's list of 20,000 demo cases took 1.6 s; now milliseconds).
+        with_task = select(CaseTask.case_id).where(
+            CaseTask.department_code == dept, CaseTask.state != "cancelled"
         )
-        return or_(Case.department_code == dept, has_task)
+        return or_(Case.department_code == dept, Case.id.in_(with_task))
     if principal.area_code:
         area = bindparam("scope_area", principal.area_code, type_=String())
         # Area codes nest (grid codes start with their community's, which start with the street's).
@@ -74,6 +75,12 @@ def scope_parameters(principal: Principal) -> dict[str, Any]:
     if shape == "area":
         return {"scope_area": principal.area_code}
     return {}
+
+
+def scope_key(principal: Principal) -> tuple[str, ...]:
+    """A hashable key naming the set of cases ``principal`` sees: part of every cache key of an
+    aggregate over cases, so a street's figures are never served to another street."""
+    return (_scope_shape(principal), *(str(v) for v in scope_parameters(principal).values()))
 
 
 def _scope_shape(principal: Principal) -> str:

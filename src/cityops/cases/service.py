@@ -28,6 +28,7 @@ from cityops.cases.queries import (
     get_case,
     list_cases,
     page_cases,
+    scope_key,
     visible_case_with_attachment,
 )
 from cityops.cases.replies import record_reply_score
@@ -51,6 +52,7 @@ from cityops.errors import Conflict, Forbidden, Invalid, NotFound
 
 __all__ = [
     "SORTS",
+    "Case",
     "CaseFilters",
     "DispatchCount",
     "RecentReport",
@@ -75,6 +77,7 @@ __all__ = [
     "remaining_seconds",
     "reply_scores",
     "satisfaction_counts",
+    "scope_key",
     "visible_case_with_attachment",
 ]
 

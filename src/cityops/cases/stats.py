@@ -3,8 +3,9 @@
 Triage (accurate-dispatch rate, hot issues, surge baselines, training data) and later the
 evaluation and indicator capabilities need figures that span many cases. They call these
 functions through :mod:`cityops.cases.service` instead of querying the cases tables themselves.
-Nothing here writes, and nothing here applies a caller's scope: the callers are services that
-aggregate over the district, and their own API decides who may see the result.
+Nothing here writes. Aggregates that list cases or their texts take the caller (``principal``)
+and apply the same scope as every case read (``queries.scope_condition``); without one they span
+the district, for jobs and for services whose own API decides who may see the result.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.accounts.principal import Principal
 from cityops.cases.models import Case, CaseLog
+from cityops.cases.queries import scope_condition
 from cityops.config import get_settings
 
 
@@ -43,7 +46,9 @@ class RecentReport:
     community_code: str | None
 
 
-def dispatch_counts(session: Session, since: datetime, until: datetime) -> list[DispatchCount]:
+def dispatch_counts(
+    session: Session, since: datetime, until: datetime, *, principal: Principal | None = None
+) -> list[DispatchCount]:
     """Cases dispatched in [since, until) and, of those, returned as misrouted — per category.
 
     A case counts under the category it was dispatched with (the dispatch log row keeps it; older
@@ -51,12 +56,14 @@ def dispatch_counts(session: Session, since: datetime, until: datetime) -> list[
     not move the misroute to the corrected category. A case dispatched twice in the period counts
     once per category it was dispatched under.
     """
-    rows = session.execute(
+    stmt = (
         select(CaseLog.case_id, CaseLog.action, CaseLog.data, Case.category_code)
         .join(Case, Case.id == CaseLog.case_id)
         .where(CaseLog.action.in_(("dispatch", "return")), CaseLog.at >= since, CaseLog.at < until)
-        .order_by(CaseLog.case_id, CaseLog.seq)
-    ).all()
+    )
+    if principal is not None:  # a street's dispatcher gets its street's rate
+        stmt = stmt.where(scope_condition(principal))
+    rows = session.execute(stmt.order_by(CaseLog.case_id, CaseLog.seq)).all()
     dispatched: dict[str, set[uuid.UUID]] = {}
     misrouted: dict[str, set[uuid.UUID]] = {}
     last_category: dict[uuid.UUID, str] = {}
@@ -75,9 +82,15 @@ def dispatch_counts(session: Session, since: datetime, until: datetime) -> list[
 
 
 def recent_reports(
-    session: Session, since: datetime, until: datetime | None = None, *, limit: int = 200_000
+    session: Session,
+    since: datetime,
+    until: datetime | None = None,
+    *,
+    limit: int = 200_000,
+    principal: Principal | None = None,
 ) -> list[RecentReport]:
-    """Cases created in [since, until), oldest first, at most ``limit`` (the newest kept)."""
+    """Cases created in [since, until), oldest first, at most ``limit`` (the newest kept);
+    only those ``principal`` may see when given."""
     stmt = select(
         Case.code,
         Case.description,
@@ -88,6 +101,8 @@ def recent_reports(
     ).where(Case.created_at >= since)
     if until is not None:
         stmt = stmt.where(Case.created_at < until)
+    if principal is not None:
+        stmt = stmt.where(scope_condition(principal))
     rows = session.execute(stmt.order_by(Case.created_at.desc()).limit(limit)).all()
     return [
         RecentReport(

@@ -44,6 +44,9 @@ def _claim(session: Session, cond: ColumnElement[bool], order: Any, values: dict
             Case.department_code,
             Case.last_seq,
             Case.deadline,
+            Case.grid_code,
+            Case.community_code,
+            Case.street_code,
             Case.verify_deadline,
         )
         .execution_options(synchronize_session=False)
@@ -94,9 +97,9 @@ def _record(session: Session, rows: list[Any], kind: str, now: datetime) -> None
             department = [f"department:{r.department_code}"] if r.department_code else []
             recipients = ["role:dispatcher", *department]
         deadline = _iso(r.verify_deadline if verify else r.deadline)
-        external.notify(
-            session, TOPICS[kind], {"case_id": str(r.id), "code": r.code, "deadline": deadline}, recipients
-        )
+        area = r.grid_code or r.community_code or r.street_code
+        payload = {"case_id": str(r.id), "code": r.code, "area_code": area, "deadline": deadline}
+        external.notify(session, TOPICS[kind], payload, recipients)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -226,3 +226,25 @@ def next_state(t: Transition, case: Any, *, passed: bool | None = None) -> str:
     if t.alt_to is not None and passed is False:
         return t.alt_to
     return t.to
+
+
+# Only actions that mean progress to the public (the public page, a citizen's view of the log);
+# flags such as park requests stay internal.
+PUBLIC_ACTIONS = frozenset(
+    {
+        "create",
+        "file",
+        "reject",
+        "dispatch",
+        "accept",
+        "handle",
+        "verify",
+        "close",
+        "approve_park",
+        "unpark",
+        "approve_extension",
+        "reopen",
+        "return",
+        "rate",
+    }
+)

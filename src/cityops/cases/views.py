@@ -4,6 +4,11 @@ Reporter name and phone are masked by default. Staff whose role needs them (oper
 dispatchers, admins) may ask for them in clear with ``?reveal=true``; every such response writes
 one audit record, so reads of personal data can be traced to a person and a request. Masking by
 default keeps ordinary reads free of writes and shows contact details only when someone needs them.
+
+Phone and ID numbers that people type into the description, the address or a note are personal
+data too: they are masked together with the structured fields (``accounts.masking.mask_text``)
+and shown by the same audited reveal. A citizen reading its own case's log sees what the public
+page shows plus its own entries (:func:`log_for`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.accounts.principal import Principal
+from cityops.accounts.masking import contains_personal, mask_text, mask_texts
+from cityops.accounts.principal import ROLE_LABELS, Principal
 from cityops.cases import external
 from cityops.cases.models import Case, CaseLog, CaseTask
 from cityops.cases.permissions import allowed_for
@@ -21,6 +27,7 @@ from cityops.cases.queries import tasks_of
 from cityops.cases.record import CaseRecord
 from cityops.cases.satisfaction import RESULT_NAMES_ZH
 from cityops.cases.schemas import CaseOut, DepartmentRef, LogOut, SatisfactionOut, TaskOut
+from cityops.cases.transitions import PUBLIC_ACTIONS
 from cityops.db import utcnow
 
 
@@ -28,7 +35,7 @@ def _dept_ref(session: Session, code: str | None) -> DepartmentRef | None:
     return None if code is None else DepartmentRef(code=code, name=external.department_name(session, code))
 
 
-def _task_out(session: Session, task: CaseTask) -> TaskOut:
+def _task_out(session: Session, task: CaseTask, reveal: bool = True) -> TaskOut:
     return TaskOut(
         department=DepartmentRef(
             code=task.department_code, name=external.department_name(session, task.department_code)
@@ -38,7 +45,7 @@ def _task_out(session: Session, task: CaseTask) -> TaskOut:
         deadline=task.deadline,
         accepted_at=task.accepted_at,
         done_at=task.done_at,
-        note=task.note,
+        note=task.note if reveal else mask_text(task.note),
     )
 
 
@@ -54,7 +61,18 @@ def _satisfaction(case: Case | CaseRecord) -> SatisfactionOut | None:
 
 
 def _has_personal(case: Case | CaseRecord) -> bool:
-    return bool(case.reporter_name or case.reporter_phone)
+    return bool(case.reporter_name or case.reporter_phone) or _text_fields(case) != []
+
+
+def _text_fields(case: Case | CaseRecord) -> list[str]:
+    """The free-text fields of ``case`` holding a phone or ID number."""
+    return [f for f in ("description", "address") if contains_personal(getattr(case, f))]
+
+
+def _personal_fields(case: Case | CaseRecord) -> list[str]:
+    """What an unmasked view of ``case`` shows of personal data, for the audit record."""
+    fields = [f for f in ("reporter_name", "reporter_phone") if getattr(case, f)]
+    return fields + _text_fields(case)
 
 
 def case_out(
@@ -72,12 +90,14 @@ def case_out(
     for all cases at once); otherwise they are read here when the case has been dispatched.
     """
     name, phone = case.reporter_name, case.reporter_phone
+    description, address = case.description, case.address
     if not reveal:
         name, phone = external.mask_name(name), external.mask_phone(phone)
+        description, address = mask_text(description) or "", mask_text(address)
     # Tasks exist only from dispatch on; skipping the query before that keeps creation lean.
     if task_rows is None:
         task_rows = tasks_of(session, case.id) if case.dispatched_at is not None else []
-    tasks = [_task_out(session, t) for t in task_rows if t.state != "cancelled"] if with_tasks else []
+    tasks = [_task_out(session, t, reveal) for t in task_rows if t.state != "cancelled"] if with_tasks else []
     return CaseOut(
         id=case.id,
         code=case.code,
@@ -86,8 +106,8 @@ def case_out(
         allowed_actions=allowed_for(principal, case, task_rows, utcnow()),
         category_code=case.category_code,
         category_name=external.category_name(session, case.category_code),
-        description=case.description,
-        address=case.address,
+        description=description,
+        address=address,
         lon=case.lon,
         lat=case.lat,
         location_approximate=bool(case.location_approximate),
@@ -150,7 +170,7 @@ def view_case(
             principal,
             "personal_data.read",
             str(case.id),
-            {"code": case.code, "fields": ["reporter_name", "reporter_phone"]},
+            {"code": case.code, "fields": _personal_fields(case)},
             request_id,
         )
     return case_out(session, principal, case, reveal=reveal)
@@ -177,11 +197,13 @@ def view_cases(
     """A list page (without tasks); one audit record names every case shown unmasked."""
     out: list[CaseOut] = []
     revealed: list[str] = []
+    fields: set[str] = set()
     tasks = _tasks_by_case(session, principal, cases)
     for case in cases:
         shown = _reveal(principal, case, reveal)
         if shown and _has_personal(case) and principal.role != "citizen":
             revealed.append(case.code)
+            fields.update(_personal_fields(case))
         rows = tasks.get(case.id, [])
         out.append(case_out(session, principal, case, reveal=shown, with_tasks=False, task_rows=rows))
     if revealed:
@@ -190,13 +212,14 @@ def view_cases(
             principal,
             "personal_data.read",
             "list",
-            {"codes": revealed, "fields": ["reporter_name", "reporter_phone"]},
+            {"codes": revealed, "fields": sorted(fields)},
             request_id,
         )
     return out
 
 
-def log_out(row: CaseLog) -> LogOut:
+def log_out(row: CaseLog, *, reveal: bool = True) -> LogOut:
+    """One log row; with ``reveal`` false, phone and ID numbers in its note and data are masked."""
     return LogOut(
         seq=row.seq,
         at=row.at,
@@ -205,7 +228,60 @@ def log_out(row: CaseLog) -> LogOut:
         action=row.action,
         from_state=row.from_state,
         to_state=row.to_state,
-        note=row.note,
+        note=row.note if reveal else mask_text(row.note),
         attachments=list(row.attachments or []),
-        data=dict(row.data or {}),
+        data=dict(row.data or {}) if reveal else mask_texts(dict(row.data or {})),
     )
+
+
+def _public_entry(row: CaseLog) -> LogOut:
+    """A log row as its reporter may see it: what happened and when, not who, why or with what."""
+    return LogOut(
+        seq=row.seq,
+        at=row.at,
+        actor_name=ROLE_LABELS.get(row.actor_role, row.actor_role),
+        actor_role=row.actor_role,
+        action=row.action,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        note=None,
+        attachments=[],
+        data={},
+    )
+
+
+def log_for(
+    session: Session,
+    principal: Principal,
+    case: Case,
+    rows: Sequence[CaseLog],
+    *,
+    request_id: str | None = None,
+    reveal: bool = False,
+) -> list[LogOut]:
+    """The case log as ``principal`` may read it.
+
+    A citizen (only ever its own case: the scope saw to that) gets the public page's history
+    plus its own entries, without staff names, internal notes or departments' return reasons.
+    Staff get every row, with numbers in notes masked unless they may and do ask to reveal them
+    (audited once per read, naming the log).
+    """
+    if principal.role == "citizen":
+        return [
+            log_out(row) if row.actor_id == principal.id else _public_entry(row)
+            for row in rows
+            if row.actor_id == principal.id or row.action in PUBLIC_ACTIONS
+        ]
+    shown = reveal and external.reveal_allowed(principal)
+    if shown:
+        texts = [row.seq for row in rows if contains_personal(row.note) or mask_texts(row.data) != row.data]
+        if texts:
+            external.audit(
+                session,
+                principal,
+                "personal_data.read",
+                str(case.id),
+                {"code": case.code, "fields": ["log"], "log_seq": texts},
+                request_id,
+            )
+    return [log_out(row, reveal=shown) for row in rows]

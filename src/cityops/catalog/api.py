@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cityops.accounts.principal import Principal
 from cityops.catalog import excel, service
@@ -204,7 +205,9 @@ async def import_xlsx(request: Request, session: SessionDep, file: UploadFile = 
         raise TooLarge(
             f"文件超过 {cap} 字节", f"The file is larger than {cap} bytes", details={"max_bytes": cap}
         )
-    return ImportResult(**excel.import_workbook(session, data))
+    # Parsing a big workbook takes seconds of CPU: in a worker thread, so the event loop keeps
+    # serving every other request meanwhile (the session is used by this one thread only).
+    return ImportResult(**await run_in_threadpool(excel.import_workbook, session, data))
 
 
 # --- departments -------------------------------------------------------------------------

@@ -105,20 +105,31 @@ def _number(value: float) -> float | int:
 # --- import ------------------------------------------------------------------------------
 
 
+def _unreadable(exc: Exception) -> Invalid:
+    return Invalid(
+        "无法读取 Excel 文件（需要完整的 .xlsx，且不含外部实体或 DTD）",
+        "The file is not a readable .xlsx workbook (it may be truncated, or hold a DTD or entities)",
+        code="invalid_workbook",
+        details={"reason": type(exc).__name__},
+    )
+
+
 def import_workbook(session: Session, data: bytes) -> dict[str, int]:
-    """Check every row, then upsert all of them; Invalid listing all row errors otherwise."""
+    """Check every row, then upsert all of them; Invalid listing all row errors otherwise.
+
+    openpyxl parses through defusedxml (a dependency), so a DTD, an external entity (XXE) or
+    nested entities (billion laughs) raise instead of expanding; that, a truncated worksheet or a
+    broken zip is one ``invalid_workbook`` 422. Read-only mode parses sheets lazily, row by row,
+    so the whole reading is guarded, not only the opening.
+    """
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        plan = Plan()
+        sheets = {name: sheet_rows(wb[name], name, plan) for name in REQUIRED if name in wb.sheetnames}
     except Exception as exc:
-        # openpyxl raises a variety of errors for a file that is not a workbook.
-        raise Invalid(
-            "无法读取 Excel 文件（需要 .xlsx）",
-            "The file is not a readable .xlsx workbook",
-            code="invalid_workbook",
-            details={"reason": type(exc).__name__},
-        ) from exc
-    plan = Plan()
-    sheets = {name: sheet_rows(wb[name], name, plan) for name in REQUIRED if name in wb.sheetnames}
+        # openpyxl, zipfile, expat and defusedxml raise a variety of errors for a file that is
+        # not a sound workbook; none of them is the server's fault.
+        raise _unreadable(exc) from exc
     if not sheets:
         raise Invalid(
             f"工作簿中没有 {'、'.join(REQUIRED)} 任何一张表",
@@ -126,6 +137,8 @@ def import_workbook(session: Session, data: bytes) -> dict[str, int]:
             code="invalid_workbook",
             details={"sheets": wb.sheetnames},
         )
+    if not plan.errors and not any(sheets.values()):
+        raise _no_rows({"sheets": sorted(sheets)})
     existing = {c.code: c for c in session.scalars(select(Category))}
     check_categories(sheets.get(SHEET_CATEGORIES, []), existing, plan)
     known = set(existing) | {c["code"] for c in plan.categories}
@@ -182,8 +195,36 @@ def _apply(session: Session, plan: Plan, existing: dict[str, Category]) -> dict[
     }
 
 
+def _no_rows(details: dict[str, Any]) -> Invalid:
+    return Invalid(
+        "文件中没有数据行，未导入任何内容",
+        "The file has no rows to import; nothing was imported",
+        code="no_rows",
+        details=details,
+    )
+
+
+DIRECTORY_COLUMNS = ("kind", "major_code", "major_name", "code5", "name")
+
+
 def import_directory_csv(session: Session, text: str) -> int:
-    """Load a directory CSV (kind,major_code,major_name,code5,name); returns categories added."""
+    """Load a directory CSV (kind,major_code,major_name,code5,name); returns categories added.
+
+    A header without those columns, or no rows at all, is refused (an import of nothing is a
+    mistake the person should hear about, not "imported 0").
+    """
+    import csv
+
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
+    missing = [c for c in DIRECTORY_COLUMNS if c not in header]
+    if missing:
+        raise Invalid(
+            f"目录 CSV 缺少列：{', '.join(missing)}（需要 {','.join(DIRECTORY_COLUMNS)}）",
+            f"The directory CSV lacks the columns {', '.join(missing)}"
+            f" (it needs {','.join(DIRECTORY_COLUMNS)})",
+            code="invalid_directory",
+            details={"missing": missing, "header": header},
+        )
     try:
         entries = limits.parse_directory_csv(text)
     except KeyError as exc:
@@ -193,6 +234,8 @@ def import_directory_csv(session: Session, text: str) -> int:
             code="invalid_directory",
             details={"missing": str(exc)},
         ) from exc
+    if not entries:
+        raise _no_rows({"header": header})
     bad = [
         i + 2 for i, e in enumerate(entries) if e.kind not in KIND_ZH or not limits.STD_CODE.match(e.std_code)
     ]

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base
+from cityops.kit import caches
 
 CATEGORY_KINDS = ("component", "event")
 LIMIT_KINDS = ("emergency", "working_hours", "working_days")
@@ -73,3 +74,7 @@ class Responsibility(Base):
     # A district, street, community or grid code.
     area_code: Mapped[str] = mapped_column(String(20))
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+
+
+# Cached in memory by the lookups (kit/caches.py): every edit of these bumps the cache generation.
+caches.watch(Category, CategoryTimeLimit, Responsibility)

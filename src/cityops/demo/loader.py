@@ -170,6 +170,18 @@ def _counts(session: Session) -> dict[str, int]:
     }
 
 
+def load_evaluation_and_indicators(
+    session: Session, settings: Settings, now: datetime, seed: int, n_cases: int = 20_000
+) -> Summary:
+    """The evaluation summary of the generated cases, the indicator catalog and a year of history."""
+    from cityops.demo import indicators
+    from cityops.evaluation.tasks import rebuild_evaluation
+
+    built = rebuild_evaluation(session, now)
+    made = indicators.load(session, _district(session, settings), now, seed, n_cases)
+    return {"evaluation_facts": int(built.get("facts", 0)), **{f"{k}_added": v for k, v in made.items()}}
+
+
 def load_demo(
     engine: Engine,
     settings: Settings,
@@ -211,6 +223,12 @@ def load_demo(
             summary.update(departments_added=added, responsibility_added=rows)
             tick(1)
         with unit_of_work(factory) as session:
+            from cityops.intake.demo import load_demo_intake
+
+            tick = step("城市眼与感知设备 intake", 1)
+            summary.update({f"intake_{k}": v for k, v in load_demo_intake(session).items()})
+            tick(1)
+        with unit_of_work(factory) as session:
             tick = step("演示账号 accounts", 1)
             summary["accounts_added"] = load_accounts(session)
             tick(1)
@@ -225,6 +243,11 @@ def load_demo(
             from cityops.cases.search import index_pending
 
             summary["search_indexed"] = index_pending(session, max_batches=10_000)
+        if n_cases > 0:
+            with unit_of_work(factory) as session:
+                tick = step("考核与指标 evaluation", 1)
+                summary.update(load_evaluation_and_indicators(session, settings, now, seed, n_cases))
+                tick(1)
     with unit_of_work(factory) as session:
         summary.update(_counts(session))
     summary["status"] = "reloaded" if reset else "loaded"

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from cityops.accounts.masking import mask_text, mask_texts
 from cityops.accounts.principal import Principal
 from cityops.outbox import service
 from cityops.web.deps import SessionDep, current_principal
@@ -35,9 +36,20 @@ def my_notifications(
     limit: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(current_principal),
 ) -> list[Any]:
-    return list(
-        service.list_notifications(session, principal, unread_only=unread_only, limit=limit)
-    )
+    """The caller's notifications, newest first; phone and ID numbers in them are masked (a
+    return reason may quote the reporter's number; the case itself has the audited reveal)."""
+    rows = service.list_notifications(session, principal, unread_only=unread_only, limit=limit)
+    return [
+        NotificationOut(
+            id=n.id,
+            topic=n.topic,
+            title=mask_text(n.title) or "",
+            payload=mask_texts(dict(n.payload or {})),
+            created_at=n.created_at,
+            read_at=n.read_at,
+        )
+        for n in rows
+    ]
 
 
 @router.post("/read")

@@ -6,6 +6,7 @@ and a change that commits is never lost, even if the process dies before deliver
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,10 +40,13 @@ TITLES = {
     "case.warning": "案卷即将超期 / A case is about to be overdue",
     "case.overdue": "案卷已超期 / A case is overdue",
     "case.verify_overdue": "案卷核查已超时 / A case's verification is overdue",
+    "merchant.notice": "城市眼提醒：请在时限内自行整改 / Camera notice: please correct it yourself in time",
+    "report.outcome": "您反映的问题有了结果 / The case you reported on has an outcome",
     "system.subscriber_failed": "后台处理出错，请查看日志 / A background step failed; see the log",
 }
 GENERIC_TITLE = "系统通知 / Notification"
 MAX_ATTEMPTS = 8
+log = logging.getLogger("cityops.outbox")
 
 
 def enqueue(session: Session, topic: str, payload: dict[str, Any], recipients: list[str]) -> OutboxMessage:
@@ -62,8 +66,8 @@ def _to_notifications(session: Session, message: OutboxMessage) -> None:
     title = title_for(message.topic)
     for recipient in message.recipients:
         if recipient.startswith("sms:"):
-            text = str(message.payload.get("sms_text") or title.split(" / ")[0])
-            sms.sender().send(recipient[4:], text)
+            text = message.payload.get("sms_text") or message.payload.get("text") or title.split(" / ")[0]
+            sms.sender().send(recipient[4:], str(text))
             continue
         session.add(
             Notification(
@@ -124,13 +128,35 @@ def addresses_for(principal: Principal) -> list[str]:
     return addresses
 
 
+def visible_to(principal: Principal, notification: Notification) -> bool:
+    """A notice sent to a whole role ("role:dispatcher") reaches a street-scoped member of that
+    role only when it concerns the street (its ``area_code``); notices to the user or its
+    department always do."""
+    if not notification.recipient.startswith("role:") or principal.area_code is None:
+        return True
+    area = (notification.payload or {}).get("area_code")
+    return isinstance(area, str) and area.startswith(principal.area_code)
+
+
 def list_notifications(
     session: Session, principal: Principal, *, unread_only: bool = False, limit: int = 50
 ) -> list[Notification]:
+    """The principal's notifications, newest first, within its scope (:func:`visible_to`)."""
     query = select(Notification).where(Notification.recipient.in_(addresses_for(principal)))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    return list(session.scalars(query.order_by(Notification.created_at.desc()).limit(limit)))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    if principal.area_code is None:
+        return list(session.scalars(query.limit(limit)))
+    out: list[Notification] = []
+    offset, page = 0, 500
+    while len(out) < limit:
+        batch = list(session.scalars(query.limit(page).offset(offset)))
+        out += [n for n in batch if visible_to(principal, n)]
+        if len(batch) < page:
+            break
+        offset += page
+    return out[:limit]
 
 
 def mark_read(session: Session, principal: Principal, ids: Iterable[int]) -> int:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from cityops.accounts.masking import mask_text
 from cityops.accounts.principal import Principal
 from cityops.errors import Invalid, NotFound
+from cityops.kit.times import TIME_HELP, LocalDateTime
 from cityops.safety import service as safety
 from cityops.triage import service
 from cityops.triage.hotspots import HotIssue
@@ -68,8 +70,8 @@ class GazetteerIn(BaseModel):
 class ReplyScoreIn(BaseModel):
     message: Any = None
     reply: Any = None
-    asked_at: datetime | None = None
-    replied_at: datetime | None = None
+    asked_at: LocalDateTime | None = None
+    replied_at: LocalDateTime | None = None
 
 
 @router.post("/route")
@@ -84,12 +86,14 @@ def route(
 
 
 def _queue_dict(item: Any) -> dict[str, Any]:
+    # Phone and ID numbers in a report's text are masked here as in every case view; the case
+    # made from the item keeps the text, readable through the audited reveal of the cases API.
     return {
         "id": str(item.id),
-        "text": item.text,
+        "text": mask_text(item.text),
         "source": item.source,
         "suggestions": item.suggestions,
-        "driving_words": item.driving_words,
+        "driving_words": [mask_text(w) for w in item.driving_words or []],
         "place": item.place,
         "created_at": item.created_at.isoformat(),
         "resolved_category": item.resolved_category,
@@ -153,9 +157,10 @@ def intake(
 def queue(
     session: SessionDep,
     limit: int = Query(50, ge=1, le=500),
-    _: Principal = Depends(require_roles(*OPERATORS)),
+    who: Principal = Depends(require_roles(*OPERATORS)),
 ) -> list[dict[str, Any]]:
-    return [_queue_dict(i) for i in service.list_queue(session, limit=limit)]
+    """The reports waiting for an operator, within the caller's street when it has one."""
+    return [_queue_dict(i) for i in service.list_queue(session, who, limit=limit)]
 
 
 @router.post("/queue/{item_id}/resolve")
@@ -175,15 +180,14 @@ def resolve(
 @router.get("/accurate-dispatch")
 def accurate_dispatch(
     session: SessionDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    _: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
+    since: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
+    until: Annotated[LocalDateTime | None, Query(description=TIME_HELP)] = None,
+    who: Principal = Depends(require_roles("dispatcher", "leader", "admin")),
 ) -> list[dict[str, Any]]:
+    """准确派遣率 over the cases the caller may see (its street's, when scoped)."""
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise Invalid("时间需带时区", "since/until need a time zone, e.g. 2026-01-01T00:00:00+08:00")
-    return service.accurate_dispatch_rate(session, since, until)
+    return service.accurate_dispatch_rate(session, since, until, who)
 
 
 @router.get("/thresholds/{category_code}")
@@ -233,17 +237,23 @@ def gazetteer_add(
     return {"id": str(row.id), "name": row.name, "kind": row.kind, "area_code": row.area_code}
 
 
-# Hot issues are recomputed at most every few minutes per (days, limit): the cockpit polls.
-_HOT_CACHE: dict[tuple[str, int], tuple[float, list[HotIssue]]] = {}
+# Hot issues are recomputed at most every few minutes per (database, days, caller's scope): the
+# cockpit polls. The scope is part of the key, so one street's issues never answer another's.
+_HOT_CACHE: dict[tuple[Any, ...], tuple[float, list[HotIssue]]] = {}
 _HOT_TTL = 300.0
+_HOT_MAX_KEYS = 256
 
 
-def _hot(session: Session, days: int) -> list[HotIssue]:
-    key = (service.bind_key(session), days)
+def _hot(session: Session, days: int, who: Principal) -> list[HotIssue]:
+    from cityops.cases.service import scope_key
+
+    key = (service.bind_key(session), days, *scope_key(who))
     hit = _HOT_CACHE.get(key)
     if hit and time.monotonic() - hit[0] < _HOT_TTL:
         return hit[1]
-    issues = service.hot_issues(session, days, limit=100)
+    issues = service.hot_issues(session, days, limit=100, principal=who)
+    if len(_HOT_CACHE) >= _HOT_MAX_KEYS:
+        _HOT_CACHE.clear()  # citizens' and handlers' scopes are per person: keep the cache bounded
     _HOT_CACHE[key] = (time.monotonic(), issues)
     return issues
 
@@ -252,7 +262,7 @@ def _hot_dict(h: HotIssue, members: bool = False) -> dict[str, Any]:
     out = {
         "id": h.id,
         "heat": h.heat,
-        "representative": h.representative,
+        "representative": mask_text(h.representative),
         "place": h.place,
         "start": h.start.isoformat(),
         "end": h.end.isoformat(),
@@ -271,9 +281,10 @@ def hot_issues(
     session: SessionDep,
     days: int = Query(7, ge=1, le=90),
     limit: int = Query(10, ge=1, le=100),
-    _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
+    who: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> list[dict[str, Any]]:
-    return [_hot_dict(h) for h in _hot(session, days)[:limit]]
+    """The hottest issues among the cases the caller may see (its street's, when scoped)."""
+    return [_hot_dict(h) for h in _hot(session, days, who)[:limit]]
 
 
 @router.get("/hot-issues/{issue_id}")
@@ -281,9 +292,9 @@ def hot_issue(
     issue_id: str,
     session: SessionDep,
     days: int = Query(7, ge=1, le=90),
-    _: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
+    who: Principal = Depends(require_roles("leader", "dispatcher", "operator", "admin")),
 ) -> dict[str, Any]:
-    for h in _hot(session, days):
+    for h in _hot(session, days, who):
         if h.id == issue_id:
             return _hot_dict(h, members=True)
     raise NotFound(

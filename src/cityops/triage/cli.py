@@ -190,5 +190,52 @@ def evaluate(
     out.print(f"accuracy {report.accuracy:.4f}   macro-F1 {report.macro_f1:.4f}", highlight=False)
 
 
+def _session_scope() -> Any:
+    from sqlalchemy import create_engine
+
+    from cityops.config import get_settings
+    from cityops.db import make_sessionmaker, unit_of_work
+
+    return unit_of_work(make_sessionmaker(create_engine(get_settings().database_url)))
+
+
+@app.command()
+@_friendly
+def retrain(
+    no_history: bool = typer.Option(
+        False, "--no-history", help="只用知识库与纠正 / knowledge base and corrections only"
+    ),
+    force: bool = typer.Option(False, help="即使不如当前版本也上线 / switch on even if worse"),
+) -> None:
+    """训练分派模型新版本并与当前版本比较 / Train a routing model version, compare, switch on if not worse."""
+    from cityops.triage import versions
+
+    with _session_scope() as session:
+        row = versions.train_version(
+            session, trigger="on_demand", include_history=not no_history, force=force
+        )
+        out.print_json(json.dumps(versions.version_dict(row), ensure_ascii=False))
+
+
+@app.command()
+@_friendly
+def models() -> None:
+    """分派模型各版本与提升 / Routing model versions and the gain over time."""
+    from cityops.triage import versions
+
+    with _session_scope() as session:
+        out.print_json(json.dumps(versions.gain_report(session), ensure_ascii=False))
+
+
+@app.command()
+@_friendly
+def rollback() -> None:
+    """回退到上一版本 / Switch the previous routing model version back on."""
+    from cityops.triage import versions
+
+    with _session_scope() as session:
+        out.print_json(json.dumps(versions.version_dict(versions.rollback(session)), ensure_ascii=False))
+
+
 if __name__ == "__main__":
     app()

@@ -236,10 +236,10 @@ _LOCK = threading.Lock()
 
 
 def _version(session: Session) -> tuple[Any, ...]:
-    from cityops.areas.models import Area
+    from cityops.areas import service as areas_service
     from cityops.triage.models import GazetteerEntry
 
-    a = session.execute(select(func.count(), func.max(Area.updated_at))).one()
+    a = areas_service.tree_fingerprint(session)
     g = session.execute(select(func.count(), func.max(GazetteerEntry.updated_at))).one()
     return (a[0], str(a[1]), g[0], str(g[1]))
 
@@ -250,7 +250,7 @@ def index_for_session(session: Session) -> PlaceIndex:
     Area names come from the area tree; gazetteer entries from the ``triage_gazetteer`` table,
     or from the shipped seed while that table is still empty (a fresh install).
     """
-    from cityops.areas.models import Area
+    from cityops.areas import service as areas_service
     from cityops.triage.models import GazetteerEntry
 
     key = str(session.get_bind().engine.url)
@@ -259,10 +259,7 @@ def index_for_session(session: Session) -> PlaceIndex:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
-    areas = [
-        AreaRecord(r.code, r.name, r.level, r.parent_code)
-        for r in session.execute(select(Area.code, Area.name, Area.level, Area.parent_code))
-    ]
+    areas = [AreaRecord(*row) for row in areas_service.tree_rows(session)]
     rows = session.scalars(select(GazetteerEntry)).all()
     entries = (
         [

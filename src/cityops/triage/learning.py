@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from cityops.errors import Invalid
 from cityops.triage.models import CORRECTION_SOURCES, TrainingCorrection
-from cityops.triage.routing import SeedClassifier
 
 log = logging.getLogger("cityops.triage")
 
@@ -47,38 +46,62 @@ def _load_model_file(path: Path) -> Any:
     return TextClassifier.load(path)
 
 
-def get_classifier(session: Session) -> Any:
-    """The trained classifier when its model file exists, else the seed classifier.
+_LIVE_TTL = 5.0
+_LIVE: dict[str, tuple[float, Any, int | None]] = {}
 
-    The live model is remembered per file (path and modification time), so a model file replaced
-    by ``cityops triage train`` is picked up on the next report without a restart. A damaged file
-    is logged and the seed classifier answers, so intake never stops on a bad model.
-    """
+
+def forget_live_model() -> None:
+    """Drop the remembered live model (a version was switched on in this process)."""
+    with _MODEL_LOCK:
+        _LIVE.clear()
+
+
+def live_model(session: Session) -> tuple[Any, int | None]:
+    """(classifier, version) answering reports now; see :func:`get_classifier`."""
+    import time
+
     global _MODEL, _MODEL_KEY
     path = model_path()
     try:
         key: tuple[Any, ...] = ("file", str(path), path.stat().st_mtime_ns)
     except OSError:
-        key = ("seed",)
+        key = ("versions",)
     with _MODEL_LOCK:
         if _MODEL is not None and (key == _MODEL_KEY or _MODEL_KEY == ("set",)):
-            return _MODEL
-        model: Any = None
-        if key[0] == "file":
-            try:
-                model = _load_model_file(path)
-            except Exception:  # fall back to the seed rather than refuse every report
-                log.exception("triage model %s could not be loaded; using the seed classifier", path)
-                key = ("seed",)
-        if model is None:
-            if _MODEL is not None and _MODEL_KEY == ("seed",):
-                return _MODEL
-            from cityops.catalog.service import list_categories
+            return _MODEL, None
+    if key[0] == "file":
+        try:
+            model = _load_model_file(path)
+        except Exception:  # fall back to the versions rather than refuse every report
+            log.exception("triage model %s could not be loaded; using the routing model versions", path)
+        else:
+            _remember(model, key)
+            return model, None
+    from cityops.triage import versions
+    from cityops.triage.service import bind_key
 
-            cats, _ = list_categories(session, kind="event", active=True, limit=10_000)
-            model = SeedClassifier.from_catalog((c.code, c.name) for c in cats)
-        _MODEL, _MODEL_KEY = model, key
-        return model
+    bind = bind_key(session)
+    now = time.monotonic()
+    with _MODEL_LOCK:
+        hit = _LIVE.get(bind)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+    model, version = versions.active_model(session)
+    with _MODEL_LOCK:
+        _LIVE[bind] = (now + _LIVE_TTL, model, version)
+    return model, version
+
+
+def get_classifier(session: Session) -> Any:
+    """The classifier that routes reports now.
+
+    In order: the model ``set_classifier`` installed (tests); a model file at ``model_path()``
+    (``CITYOPS_TRIAGE_MODEL`` or one trained by :func:`train_catalog_classifier`), picked up when it
+    is replaced; the active routing model version; the knowledge-base model (a fresh install).
+    The live version is re-read every few seconds, so a version switched on by another process
+    is used without a restart.
+    """
+    return live_model(session)[0]
 
 
 def _remember(model: Any, key: tuple[Any, ...]) -> None:
@@ -116,40 +139,32 @@ def export_training_rows(session: Session, since: datetime | None = None) -> lis
     ]
 
 
-SEED_WEIGHT = 3  # the written examples and corrections count like three history rows
-
-
 def train_catalog_classifier(
     session: Session, *, min_per_class: int = 5, save: bool = True, path: Path | None = None
 ) -> dict[str, Any]:
-    """Train on case descriptions + the written seed examples + corrections; save it (joblib) and
-    make it the live classifier.
+    """Train the routing model on the knowledge base + case history + corrections and save it as
+    a model file (``model_path()``), which then answers reports ahead of the model versions.
 
-    ``CharNgramClassifier`` (logistic regression) is used because its probabilities are what the
-    confidence gate compares with the thresholds; a ``TextClassifier`` file from
-    ``cityops triage train`` can be configured instead with ``CITYOPS_TRIAGE_MODEL``.
+    Kept for ``CITYOPS_TRIAGE_MODEL`` deployments; the versioned way is
+    ``versions.train_version`` (compared with the live version before it is switched on).
+    ``min_per_class``: history categories with fewer cases are left to the knowledge base.
     """
     from cityops.cases import service as cases
-    from cityops.triage.routing import CharNgramClassifier, seed_rows
+    from cityops.triage import kb_model, kb_service
 
-    rows = list(dict.fromkeys(cases.labelled_descriptions(session)))  # exact repeats once
+    rows = list(dict.fromkeys(cases.labelled_descriptions(session)))
     counts: dict[str, int] = {}
     for _, lab in rows:
         counts[lab] = counts.get(lab, 0) + 1
     known = {lab for lab, n in counts.items() if n >= min_per_class}
-    texts = [t for t, lab in rows if lab in known]
-    labels = [lab for _, lab in rows if lab in known]
+    history = [(t, lab) for t, lab in rows if lab in known]
     if len(known) < 2:
         raise Invalid(
-            "历史案卷不足，无法训练", "Not enough labelled cases to train", details={"rows": len(labels)}
+            "历史案卷不足，无法训练", "Not enough labelled cases to train", details={"rows": len(history)}
         )
-    extra = [(ex, code) for code, name, ex in seed_rows() if code in known]
-    extra += [(name, code) for code, name, _ in seed_rows() if code in known]
-    corrections = [(r["text"], r["label"]) for r in export_training_rows(session) if r["label"] in known]
-    extra += corrections
-    model: Any = CharNgramClassifier.train(
-        texts + [t for t, _ in extra] * SEED_WEIGHT, labels + [lab for _, lab in extra] * SEED_WEIGHT
-    )
+    corrections = [(r["text"], r["label"]) for r in export_training_rows(session)]
+    model: Any = kb_model.build(kb_service.effective_rows(session), history, corrections)
+    model.info.pop("held_out_corrections", None)
     if save:
         target = path or model_path()
         if target.suffix != ".joblib":
@@ -168,4 +183,4 @@ def train_catalog_classifier(
         _remember(model, ("file", str(target), target.stat().st_mtime_ns))
     else:
         set_classifier(model)
-    return {"rows": len(labels), "categories": len(known), "corrections": len(corrections)}
+    return {"rows": len(history), "categories": len(known), "corrections": len(corrections)}

@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Float, Index, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
 
 GAZETTEER_KINDS = ("road", "community", "compound", "building", "landmark")
-CORRECTION_SOURCES = ("operator_queue", "recategorized", "misrouted_return")
+CORRECTION_SOURCES = ("operator_queue", "recategorized", "misrouted_return", "history_import")
+MODEL_STATUSES = ("candidate", "active", "rejected", "retired")
 DEFAULT_THRESHOLD = 0.8
 
 
@@ -84,7 +85,8 @@ class TrainingCorrection(Base):
     __tablename__ = "triage_corrections"
     __table_args__ = (
         CheckConstraint(
-            "source IN ('operator_queue', 'recategorized', 'misrouted_return')", name="source"
+            "source IN ('operator_queue', 'recategorized', 'misrouted_return', 'history_import')",
+            name="source",
         ),
     )
 
@@ -93,3 +95,58 @@ class TrainingCorrection(Base):
     label: Mapped[str] = mapped_column(String(20), index=True)
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KnowledgeEdit(Base):
+    """An administrator's version of one knowledge-base row (overrides the shipped row with the
+    same code, or adds a local category's row); ``removed`` hides a row."""
+
+    __tablename__ = "triage_kb_edits"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # The row as KnowledgeRow.as_dict() (terms as lists).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The revision that last changed this row.
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeRevision(Base):
+    """One change of the knowledge base; the highest id is the knowledge base's version."""
+
+    __tablename__ = "triage_kb_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(20), index=True)
+    # "update", "remove" or "import" (one revision per row of an Excel import)
+    action: Mapped[str] = mapped_column(String(10))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoutingModelVersion(Base):
+    """One trained routing model: what it learned from, how it compared, whether it is live."""
+
+    __tablename__ = "triage_model_versions"
+    __table_args__ = (
+        CheckConstraint("status IN ('candidate', 'active', 'rejected', 'retired')", name="status"),
+        Index("ix_triage_model_versions_status", "status"),
+    )
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(10), default="candidate")
+    # "schedule", "on_demand", "demo", "cold_start", "rollback" …
+    trigger: Mapped[str] = mapped_column(String(20), default="on_demand")
+    kb_revision: Mapped[int] = mapped_column(Integer, default=0)
+    corrections: Mapped[int] = mapped_column(Integer, default=0)
+    history_rows: Mapped[int] = mapped_column(Integer, default=0)
+    # The model file, relative to the models directory.
+    path: Mapped[str] = mapped_column(String(200))
+    # Calibration, thresholds summary and the comparison with the version live before it.
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

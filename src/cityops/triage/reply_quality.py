@@ -8,8 +8,10 @@
 * timeliness — days from message to reply, 1.0 at once, 0.5 after ``HALF_LIFE_DAYS``.
 
 Each cue group scores 0–1; ``COMPLETENESS_WEIGHTS`` and ``INTERPRETABILITY_WEIGHTS`` were fitted
-(logistic regression) against the 100 hand-labelled replies of the 2020 challenge; see
-docs/triage.md for the agreement figures and ``calibrate`` to refit on local labels.
+(logistic regression) against the 100 hand-labelled replies of the 2020 challenge; the
+interpretability logit is corrected from that sample's prior (59 % positive) to the population's
+(about 90 %), and a reply is flagged uninterpretable below ``CITYOPS_REPLY_INTERPRETABILITY_THRESHOLD``
+(0.5). See docs/triage.md for the agreement figures and ``calibrate`` to refit on local labels.
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ INTERPRETABILITY_PARTS = ("reason", "basis", "action")
 # Fitted weights (intercept first, then one per part, then log-length); see module docstring.
 COMPLETENESS_WEIGHTS = (-1.85, 0.003, 0.349, 0.417, 0.003, 2.328)
 INTERPRETABILITY_WEIGHTS = (-3.368, -0.121, 1.1, 0.51, 2.245)
+# Prior correction of the interpretability logit: the weights were fitted on 100 labels of which
+# 59 % are interpretable, while about 90 % of replies in the population are. Bayes' rule moves
+# the logit by the difference of the prior log-odds, log(0.9/0.1) − log(0.59/0.41) ≈ +1.833, so
+# the default 0.5 threshold no longer flags far too many replies as uninterpretable.
+TRAINING_PRIOR = 0.59
+POPULATION_PRIOR = 0.90
+PRIOR_SHIFT = math.log(POPULATION_PRIOR / (1 - POPULATION_PRIOR)) - math.log(
+    TRAINING_PRIOR / (1 - TRAINING_PRIOR)
+)
+DEFAULT_INTERPRETABILITY_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,9 @@ class ReplyScore:
     overall: float
     delay_days: float | None
     parts: dict[str, bool]
+    # The score before the prior correction, and the verdict at the configured threshold.
+    interpretability_uncorrected: float = 0.0
+    interpretable: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,9 +99,23 @@ def features(reply: str, parts: Sequence[str]) -> list[float]:
     return [1.0 if cues[p] else 0.0 for p in parts] + [math.log1p(len(reply)) / 5]
 
 
-def _logistic(weights: Sequence[float], x: Sequence[float]) -> float:
-    z = weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
+def _logistic(weights: Sequence[float], x: Sequence[float], shift: float = 0.0) -> float:
+    z = weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True)) + shift
     return 1 / (1 + math.exp(-z))
+
+
+def interpretability(reply: str, *, corrected: bool = True) -> float:
+    """Probability that the reply is interpretable (prior-corrected unless ``corrected=False``)."""
+    x = features(reply or "", INTERPRETABILITY_PARTS)
+    return _logistic(INTERPRETABILITY_WEIGHTS, x, PRIOR_SHIFT if corrected else 0.0)
+
+
+def interpretability_threshold() -> float:
+    """``CITYOPS_REPLY_INTERPRETABILITY_THRESHOLD`` (default 0.5)."""
+    from cityops.config import get_settings
+
+    settings = get_settings()
+    return float(getattr(settings, "reply_interpretability_threshold", DEFAULT_INTERPRETABILITY_THRESHOLD))
 
 
 def timeliness(asked_at: datetime | None, replied_at: datetime | None) -> tuple[float, float | None]:
@@ -97,12 +126,20 @@ def timeliness(asked_at: datetime | None, replied_at: datetime | None) -> tuple[
 
 
 def score_reply(
-    message: str, reply: str, asked_at: datetime | None = None, replied_at: datetime | None = None
+    message: str,
+    reply: str,
+    asked_at: datetime | None = None,
+    replied_at: datetime | None = None,
+    *,
+    threshold: float | None = None,
 ) -> ReplyScore:
-    """Sub-scores and an overall score (all 0–1) for one reply to one message."""
+    """Sub-scores and an overall score (all 0–1) for one reply to one message; ``interpretable``
+    compares the prior-corrected interpretability with ``threshold`` (default: the setting)."""
     rel = relevance(message or "", reply or "")
     comp = _logistic(COMPLETENESS_WEIGHTS, features(reply or "", COMPLETENESS_PARTS))
-    interp = _logistic(INTERPRETABILITY_WEIGHTS, features(reply or "", INTERPRETABILITY_PARTS))
+    interp = interpretability(reply)
+    raw = interpretability(reply, corrected=False)
+    cut = interpretability_threshold() if threshold is None else threshold
     timely, days = timeliness(asked_at, replied_at)
     # Relevance is rescaled: replies that quote the message reach ~0.5 cosine, unrelated ones ~0.05.
     rel_scaled = min(rel / 0.4, 1.0)
@@ -115,6 +152,8 @@ def score_reply(
         round(overall, 4),
         days,
         cue_parts(reply or ""),
+        round(raw, 4),
+        interp >= cut,
     )
 
 

@@ -54,6 +54,14 @@ class RoutingDecision:
     threshold: float = 0.8
     reason: str = ""
     queue_item_id: str | None = None
+    # Back-off along the hierarchy: the family (major code:family, e.g. "01:井盖") and its
+    # probability; ``needs_confirmation`` when the report goes to the family's department and
+    # the handler is asked to confirm the exact code (``question``).
+    family_code: str | None = None
+    family_probability: float = 0.0
+    needs_confirmation: bool = False
+    question: str | None = None
+    model_version: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.accounts.principal import Principal
+from cityops.accounts.principal import Principal, synthetic_principal
 from cityops.db import utcnow
 from cityops.errors import Conflict, DomainError, Invalid, NotFound
 from cityops.triage import gazetteer
@@ -25,6 +25,7 @@ from cityops.triage import gazetteer
 # stay part of this service's interface.
 from cityops.triage.learning import export_training_rows as export_training_rows
 from cityops.triage.learning import get_classifier as get_classifier
+from cityops.triage.learning import live_model as live_model
 from cityops.triage.learning import model_path as model_path
 from cityops.triage.learning import record_correction as record_correction
 from cityops.triage.learning import set_classifier as set_classifier
@@ -43,7 +44,6 @@ from cityops.triage.routing import (
     check_report_text,
     decide,
     driving_words,
-    normalise_top_k,
 )
 
 log = logging.getLogger("cityops.triage")
@@ -99,16 +99,26 @@ def route_report(
     enqueue: bool = True,
 ) -> RoutingDecision:
     """Category, place and department for one report; unsure reports join the operator queue
-    (unless ``enqueue`` is false: the caller queues it itself, see :func:`intake_report`)."""
+    (unless ``enqueue`` is false: the caller queues it itself, see :func:`intake_report`).
+
+    The gate (``gate.py``): auto when the best category reaches its calibrated threshold (an
+    administrator's threshold wins) and place and department are known; else, when the family is
+    clear, the family's department with a question for the handler; else the queue with a reason.
+    """
+    from cityops.triage import gate
+
     text = check_report_text(text)
-    classifier = classifier or get_classifier(session)
-    top = normalise_top_k(classifier.predict_top_k([text], 3)[0])
+    version = None
+    if classifier is None:
+        classifier, version = live_model(session)
+    a = gate.assess(classifier, text)
+    top = a.top
     place = _place_from_point(session, lon, lat) if lon is not None and lat is not None else None
     place = place or resolve_place(session, text)
     areas = _area_chain(place, district_code)
     suggestions = [Suggestion(c, round(p, 4), _department(session, c, areas)) for c, p in top]
     best = suggestions[0] if suggestions else None
-    threshold = get_threshold(session, best.category_code) if best else DEFAULT_THRESHOLD
+    threshold = effective_threshold(session, best.category_code, a.threshold) if best else DEFAULT_THRESHOLD
     auto, reason = decide(top, threshold, place, best.department_code if best else None)
     decision = RoutingDecision(
         category_code=best.category_code if best else None,
@@ -120,10 +130,60 @@ def route_report(
         driving_words=driving_words(classifier, text, best.category_code) if best else [],
         threshold=threshold,
         reason=reason,
+        family_code=a.family_key,
+        family_probability=round(a.family_probability, 4),
+        model_version=version,
     )
-    if not auto and enqueue:
+    if a.no_problem:
+        # Nothing to dispatch in it (a greeting, a question for another service).
+        decision.auto, decision.reason = False, "no_problem"
+        decision.category_code, decision.department_code, decision.confidence = None, None, 0.0
+    elif len(text) > gate.LONG_TEXT_CHARS and decision.auto:
+        decision.auto, decision.reason = False, "long_text"
+    elif decision.category_code in (getattr(classifier, "fallbacks", {}) or {}).values():
+        # The family's general code (不明井盖异常): it goes to the family's department, which is
+        # asked which kind it really is.
+        decision.needs_confirmation = True
+        decision.question = (
+            "请处置单位确认具体类别：" + " / ".join(_category_names(session, a.family_codes[1:6]))
+            + " · please confirm the exact category"
+        )
+    elif not decision.auto and reason == "below_threshold" and place is not None:
+        # Back-off needs the place as much as auto does: the family's department is per area.
+        fallbacks = getattr(classifier, "fallbacks", {}) or {}
+        route = gate.family_route(a, fallbacks, lambda c: _department(session, c, areas))
+        if route is not None:
+            names = _category_names(session, route.candidates)
+            decision.category_code = route.category_code
+            decision.department_code = route.department_code
+            decision.needs_confirmation = True
+            decision.reason = "family_backoff"
+            decision.question = (
+                "请处置单位确认具体类别：" + " / ".join(names) + " · please confirm the exact category"
+            )
+    if not decision.auto and enqueue:
         _enqueue(session, text, lon, lat, decision)
     return decision
+
+
+def _category_names(session: Session, codes: list[str]) -> list[str]:
+    from cityops.catalog.service import get_category
+
+    out = []
+    for code in codes:
+        try:
+            out.append(f"{code} {get_category(session, code).name}")
+        except DomainError:
+            out.append(code)
+    return out
+
+
+def effective_threshold(session: Session, category_code: str, calibrated: float | None) -> float:
+    """An administrator's threshold for the category, else the model's calibrated one."""
+    row = session.get(RoutingThreshold, category_code)
+    if row is not None:
+        return float(row.threshold)
+    return float(calibrated) if calibrated is not None else DEFAULT_THRESHOLD
 
 
 def _enqueue(
@@ -149,6 +209,19 @@ def _enqueue(
     return item
 
 
+def queue_report(
+    session: Session,
+    text: str,
+    lon: float | None,
+    lat: float | None,
+    decision: RoutingDecision,
+    **fields: Any,
+) -> TriageQueueItem:
+    """Put a report triage was unsure about in the operator queue (for intake, which decides
+    with ``route_report(enqueue=False)`` and creates cases itself)."""
+    return _enqueue(session, text, lon, lat, decision, **fields)
+
+
 def get_threshold(session: Session, category_code: str) -> float:
     row = session.get(RoutingThreshold, category_code)
     return row.threshold if row else DEFAULT_THRESHOLD
@@ -172,11 +245,42 @@ def set_threshold(session: Session, category_code: str, threshold: float) -> Rou
     return row
 
 
-def list_queue(session: Session, *, open_only: bool = True, limit: int = 50) -> list[TriageQueueItem]:
-    stmt = select(TriageQueueItem).order_by(TriageQueueItem.created_at)
+def queue_item_visible(principal: Principal | None, item: TriageQueueItem) -> bool:
+    """Whether ``principal`` may see a queue item: district-wide staff see all; a street (or
+    community) operator sees the items placed inside its area and the ones it entered itself.
+
+    An item with no known place belongs to no street, so only district-wide staff see it.
+    """
+    if principal is None or principal.is_district_wide:
+        return True
+    if item.created_by_id is not None and item.created_by_id == principal.id:
+        return True
+    place = item.place or {}
+    where = place.get("grid_code") or place.get("area_code") or place.get("street_code")
+    # Area codes nest: a grid's code starts with its community's, which starts with its street's.
+    return bool(principal.area_code and where and str(where).startswith(principal.area_code))
+
+
+def list_queue(
+    session: Session, principal: Principal | None = None, *, open_only: bool = True, limit: int = 50
+) -> list[TriageQueueItem]:
+    """The oldest waiting items ``principal`` may see (all of them without a principal)."""
+    stmt = select(TriageQueueItem).order_by(TriageQueueItem.created_at, TriageQueueItem.id)
     if open_only:
         stmt = stmt.where(TriageQueueItem.resolved_at.is_(None))
-    return list(session.scalars(stmt.limit(limit)))
+    if principal is None or principal.is_district_wide:
+        return list(session.scalars(stmt.limit(limit)))
+    # The place is a JSON document (the same on SQLite and PostgreSQL), so the scope is applied
+    # here, reading the open queue in pages until the caller's page is full.
+    out: list[TriageQueueItem] = []
+    offset, page = 0, 500
+    while len(out) < limit:
+        batch = list(session.scalars(stmt.limit(page).offset(offset)))
+        out += [item for item in batch if queue_item_visible(principal, item)]
+        if len(batch) < page:
+            break
+        offset += page
+    return out[:limit]
 
 
 def resolve_queue_item(
@@ -197,7 +301,7 @@ def resolve_queue_item(
     the report came with, the place found in its text. Returns (item, case or None).
     """
     item = session.get(TriageQueueItem, item_id)
-    if item is None:
+    if item is None or (isinstance(principal, Principal) and not queue_item_visible(principal, item)):
         raise NotFound("待分拣记录不存在", "No such queue item", details={"id": str(item_id)})
     if item.resolved_at is not None:
         raise Conflict("该记录已处理", "This queue item is already resolved", details={"id": str(item_id)})
@@ -232,7 +336,7 @@ def resolve_queue_item(
 
 # The account that files and dispatches what triage routes by itself; the log names it, and the
 # creating operator is the case's creator.
-TRIAGE = Principal(id=uuid.UUID(int=0), username="triage", role="dispatcher")
+TRIAGE = synthetic_principal("triage", "dispatcher")
 
 # (lon, lat, approximate)
 Point = tuple[float, float, bool]
@@ -387,7 +491,8 @@ def intake_report(
         session, text, lon, lat, classifier, district_code=get_settings().district_code, enqueue=False
     )
     out: dict[str, Any] = {"decision": decision.as_dict(), "case": None}
-    if decision.auto and decision.category_code:
+    confirm = decision.needs_confirmation and bool(decision.department_code)
+    if (decision.auto or confirm) and decision.category_code:
         point = (float(lon), float(lat), False) if lon is not None and lat is not None else None
         point = point or place_point(session, decision.place)
         if point is not None:
@@ -403,10 +508,12 @@ def intake_report(
                         address=address or (decision.place.name if decision.place else None),
                         reporter_name=reporter_name,
                         reporter_phone=reporter_phone,
-                        note=f"智能分拣自动立案派遣（置信度 {decision.confidence:.2f}）"
-                        f" / filed and dispatched by triage (confidence {decision.confidence:.2f})",
+                        note=_auto_note(decision),
                     )
-                out.update(outcome="dispatched" if case.state == "dispatched" else case.state, case=case)
+                outcome = "dispatched" if case.state == "dispatched" else case.state
+                if confirm and outcome == "dispatched":
+                    outcome = "dispatched_for_confirmation"
+                out.update(outcome=outcome, case=case)
                 return out
             except DomainError as exc:
                 # E.g. the place's point lies outside every grid: an operator decides instead.
@@ -415,6 +522,7 @@ def intake_report(
         else:
             decision.reason = "no_point"
         decision.auto = False
+        decision.needs_confirmation = False
     item = _enqueue(
         session,
         text,
@@ -430,8 +538,30 @@ def intake_report(
     return out
 
 
-def hot_issues(session: Session, days: int, *, now: datetime | None = None, limit: int = 100) -> list[Any]:
-    """Hot issues among the cases reported in the last ``days`` days (from the cases service)."""
+def _auto_note(decision: RoutingDecision) -> str:
+    if decision.needs_confirmation:
+        return (
+            f"智能分拣按类别族派遣（{decision.family_code}，置信度 {decision.family_probability:.2f}）；"
+            f"{decision.question}"
+            f" / dispatched to the family's department by triage; the handler confirms the exact category"
+        )
+    return (
+        f"智能分拣自动立案派遣（置信度 {decision.confidence:.2f}）"
+        f" / filed and dispatched by triage (confidence {decision.confidence:.2f})"
+    )
+
+
+def hot_issues(
+    session: Session,
+    days: int,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    principal: Principal | None = None,
+) -> list[Any]:
+    """Hot issues among the cases reported in the last ``days`` days (from the cases service);
+    with ``principal``, only among the cases that caller may see, so a street's hot issues hold
+    only its own cases and texts."""
     from datetime import timedelta
 
     from cityops.cases import service as cases
@@ -448,12 +578,14 @@ def hot_issues(session: Session, days: int, *, now: datetime | None = None, limi
             r.description[:40],
             r.community_code or r.street_code,
         )
-        for r in cases.recent_reports(session, now - timedelta(days=days), now)
+        for r in cases.recent_reports(session, now - timedelta(days=days), now, principal=principal)
     ]
     return find_hot_issues(msgs, limit=limit, now=now)
 
 
-def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
+def accurate_dispatch_rate(
+    session: Session, since: datetime, until: datetime, principal: Principal | None = None
+) -> list[dict[str, Any]]:
     """准确派遣率 per category and overall: dispatched cases not returned as misrouted / dispatched.
 
     The counts come from the cases capability (``cases.service.dispatch_counts``); the last row
@@ -463,7 +595,7 @@ def accurate_dispatch_rate(session: Session, since: datetime, until: datetime) -
 
     out: list[dict[str, Any]] = []
     total_d = total_m = 0
-    for row in cases.dispatch_counts(session, since, until):
+    for row in cases.dispatch_counts(session, since, until, principal=principal):
         total_d += row.dispatched
         total_m += row.misrouted
         out.append(
@@ -517,9 +649,9 @@ def add_gazetteer_entry(
         raise Invalid(
             "经纬度需同时提供且在范围内", "give both lon and lat, within range", details={"field": "lon"}
         )
-    from cityops.areas.models import Area
+    from cityops.areas import service as areas_service
 
-    if session.get(Area, area_code) is None:
+    if not areas_service.area_exists(session, area_code):
         raise Invalid("区域编码不存在", f"unknown area_code {area_code!r}", details={"field": "area_code"})
     if session.scalar(select(GazetteerEntry.id).limit(1)) is None:
         for e in gazetteer.load_seed():

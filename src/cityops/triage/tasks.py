@@ -1,6 +1,8 @@
-"""Background jobs of triage: the surge sweep over the case store (counts from the cases service).
+"""Background jobs of triage: the surge sweep over the case store (counts from the cases service)
+and the scheduled retraining of the routing model.
 
-``surge_sweep(session, now)`` is the worker's ``surge_sweep`` job (hourly, see ``cityops.worker``).
+``surge_sweep(session, now)`` is the worker's ``surge_sweep`` job (hourly, see ``cityops.worker``);
+``retrain_routing(session, now)`` is ``triage_retrain`` (``CITYOPS_TRIAGE_RETRAIN_INTERVAL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -81,3 +83,14 @@ def surge_sweep(
             )
             raised.append({"id": str(warning.id), "created": created, "level": s.level, "window": name})
     return raised
+
+
+def retrain_routing(session: Session, now: datetime) -> dict[str, Any] | None:
+    """Train a routing model version when corrections or the knowledge base changed since the
+    live one; it goes live only when it is not worse (``versions.train_version``)."""
+    from cityops.triage import versions
+
+    if not versions.retrain_due(session):
+        return None
+    row = versions.train_version(session, trigger="schedule")
+    return {"version": row.version, "status": row.status}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -32,11 +32,14 @@ from cityops.web.idempotency import IdempotencyMiddleware
 from cityops.web.middleware import RequestContextMiddleware
 from cityops.web.openapi import complete_openapi
 from cityops.web.security import security_headers
+from cityops.web.validation import refuse_nul_characters
 
 log = logging.getLogger("cityops.web")
 
 # Every capability's routers, "module:attribute". Order only affects the OpenAPI listing.
 ROUTERS = (
+    # /api/v1/cases/at-risk must come before cases' /api/v1/cases/{id}, which would take "at-risk" as an id.
+    "cityops.evaluation.api:risk_router",
     # The busiest routes first: FastAPI tries included routers in order on every request.
     "cityops.cases.api:router",
     "cityops.cases.public:router",
@@ -51,10 +54,19 @@ ROUTERS = (
     "cityops.attachments.api:router",
     "cityops.triage.api:router",
     "cityops.triage.api:warnings_router",
+    "cityops.triage.routing_api:router",
+    "cityops.evaluation.api:router",
+    "cityops.indicators.api:router",
+    "cityops.cockpit.api:router",
+    "cityops.evaluation.api:keytasks_router",
+    "cityops.intake.api:router",
+    "cityops.intake.open311_api:router",
+    "cityops.intake.pages:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
+    "cityops.cockpit.pages:router",
 )
 
 
@@ -142,17 +154,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             log.error("refusing to start: %s", exc)
             raise
         worker = None
+        subscribers: list[Any] = []
         if settings.worker_in_process and app.state.start_worker:
-            from cityops.worker import Worker, default_jobs
+            from cityops.worker import Worker, default_jobs, start_subscribers
 
             worker = Worker(app.state.sessionmaker, default_jobs(settings))
             worker.start_thread()
+            subscribers = start_subscribers(app.state.sessionmaker, settings)
         # Everything loaded at startup (models, the grid index, caches) lives as long as the
         # process; frozen, it is no longer walked by every full garbage collection.
         gc.freeze()
         yield
         if worker is not None:
             worker.stop()
+            for subscriber in subscribers:
+                subscriber.stop()
 
     app = FastAPI(
         title="cityops",
@@ -164,6 +180,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
         docs_url=None,  # web.docs serves both from the project's own static files
         redoc_url=None,
+        # One place refuses a NUL character in any request (web/validation.py).
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine

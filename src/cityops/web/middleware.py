@@ -24,6 +24,9 @@ ACCEPTED_BODY_TYPES = (
     "application/x-www-form-urlencoded",
     "multipart/form-data",
     "application/geo+json",
+    # Open311 clients may post XML (read with defusedxml in intake.open311_api).
+    "text/xml",
+    "application/xml",
 )
 
 

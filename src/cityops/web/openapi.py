@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cityops.web.idempotency import NEVER_REPLAYED
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable code, e.g. `validation_failed`")
@@ -80,6 +82,33 @@ SETTING_LIMITS = {
 }
 
 _BODY_METHODS = {"post", "put", "patch"}
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "a retry with the same key replays the first successful answer with its original status "
+        "and `Idempotent-Replayed: true`; the same key with a different request is 422 "
+        "`idempotency_key_reused` (decision 0003)"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def _document_idempotency(op: dict[str, Any]) -> None:
+    params = op.setdefault("parameters", [])
+    if not any(p.get("name", "").lower() == "idempotency-key" for p in params):
+        params.append(IDEMPOTENCY_KEY)
+    for key, entry in op.get("responses", {}).items():
+        if key.startswith("2"):
+            entry.setdefault("headers", {}).update(REPLAYED)
 
 
 def _calls(dependant: Any) -> set[Any]:
@@ -150,6 +179,8 @@ def complete_openapi(app: Any, settings: Any) -> dict[str, Any]:
                 continue
             responses = op.setdefault("responses", {})
             statuses: set[int] = {503}
+            if method == "POST" and (context.path_format or route.path_format) not in NEVER_REPLAYED:
+                _document_idempotency(op)
             if signed_in:
                 op["security"] = SIGNED_IN
                 statuses |= {401, 403}
@@ -161,6 +192,10 @@ def complete_openapi(app: Any, settings: Any) -> dict[str, Any]:
                 statuses |= {409, 413, 415, 422}
             if by_role:
                 statuses.add(403)
+            for key, entry in list(responses.items()):
+                # A route's own error answers: always JSON, also where the route's answer is HTML.
+                if key.isdigit() and int(key) >= 400 and "ErrorOut" in str(entry):
+                    responses[key] = _error_entry(int(key))
             for status in sorted(statuses):
                 key = str(status)
                 if key == "422" or key not in responses:  # FastAPI's own 422 has another shape

@@ -35,14 +35,6 @@ log = logging.getLogger("cityops.web.pages")
 
 M = TypeVar("M", bound=BaseModel)
 
-# Nothing from another host; no inline scripts (data goes in data-* or JSON script blocks).
-# Leaflet positions tiles with CSSOM style properties, which style-src does not govern.
-CSP_BASE = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{tiles}; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
 
 class SignInRequired(Exception):
     """Raised by page dependencies when nobody (or an expired session) is signed in."""
@@ -52,26 +44,13 @@ class SignInRequired(Exception):
         self.expired = expired
 
 
-# --- security headers --------------------------------------------------------------------------
-
-
-def _tile_origin(request: Request) -> str:
-    url = getattr(request.app.state.settings, "map_tile_url", None) or ""
-    parts = urlsplit(url.replace("{s}", "a"))
-    if parts.scheme in ("http", "https") and parts.netloc:
-        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in url else parts.netloc
-        return f" {parts.scheme}://{host}"
-    return ""
+# --- page headers -------------------------------------------------------------------------------
 
 
 def page_headers(request: Request, response: Response) -> None:
-    """CSP without inline scripts, no framing, no sniffing, no referrer to other sites."""
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP_BASE.format(tiles=_tile_origin(request)))
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cache-Control", "no-store")  # pages show personal work lists
+    """Pages show personal work lists: never stored. (CSP without inline scripts, nosniff,
+    frame-ancestors and the referrer policy come for every response from ``web.security``.)"""
+    response.headers.setdefault("Cache-Control", "no-store")
 
 
 # --- error pages -------------------------------------------------------------------------------
@@ -100,9 +79,28 @@ def _split_message(message: str, lang: str) -> str:
     return message
 
 
+def wants_html(request: Request) -> bool:
+    """A browser (it asks for text/html); scripts and API clients get the JSON error shape."""
+    return "text/html" in request.headers.get("accept", "") or bool(request.headers.get("hx-request"))
+
+
 def error_page(
-    request: Request, status: int, message: str | None = None, code: str | None = None
+    request: Request,
+    status: int,
+    message: str | None = None,
+    code: str | None = None,
+    retry_after: int | None = None,
 ) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    if not wants_html(request):
+        from fastapi.responses import JSONResponse
+
+        zh = templating.t(_TITLES.get(status, "请求有误"), "zh-CN")
+        en = templating.t(_TITLES.get(status, "请求有误"), "en")
+        body = {
+            "error": {"code": code or f"http_{status}", "message": message or f"{zh} / {en}", "details": {}}
+        }
+        return JSONResponse(body, status_code=status, headers=headers)
     lang = templating.lang_of(request)
     shown = _split_message(message, lang) if message else None
     response = templating.render(
@@ -116,6 +114,7 @@ def error_page(
             "request_id": getattr(request.state, "request_id", None),
         },
         status_code=status,
+        headers=headers,
     )
     page_headers(request, response)
     return response
@@ -143,6 +142,9 @@ class PageRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            # Texts made in the handler (flash messages, form errors) follow the page's language;
+            # the handler's worker thread inherits this context.
+            templating.set_language(templating.lang_of(request))
             try:
                 response = await original(request)
             except SignInRequired as exc:
@@ -150,7 +152,9 @@ class PageRoute(APIRoute):
             except Unauthorized as exc:
                 return _sign_in_redirect(request, exc.code in ("token_expired", "token_revoked"))
             except DomainError as exc:
-                return error_page(request, exc.status, exc.message, exc.code)
+                return error_page(
+                    request, exc.status, exc.message, exc.code, getattr(exc, "retry_after", None)
+                )
             except RequestValidationError as exc:
                 fields = "、".join(
                     ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path"))

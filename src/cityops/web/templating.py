@@ -32,6 +32,7 @@ from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from cityops.accounts.masking import mask_text
 from cityops.accounts.principal import Principal
 from cityops.kit.workcal import LOCAL_TZ
 
@@ -78,6 +79,11 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 # The language of the page being rendered; set by ``render`` (templates run in one thread).
 _current_lang: ContextVar[str] = ContextVar("cityops_lang", default=DEFAULT_LANG)
+
+
+def set_language(lang: str) -> None:
+    """The language of texts made with ``t`` in this request's context (set by the page router)."""
+    _current_lang.set(lang if lang in LANGS else DEFAULT_LANG)
 
 
 def t(message: str, lang: str | None = None, **params: Any) -> str:
@@ -188,6 +194,8 @@ def _build_env() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["local"] = local_time
     env.filters["working"] = working_duration
+    # Phone and ID numbers typed into free text, masked as in every API view (accounts.masking).
+    env.filters["masked"] = mask_text
     env.globals["t"] = t
     return env
 
@@ -259,8 +267,8 @@ def take_flashes(request: Request) -> list[tuple[str, str]]:
 # --- rendering ----------------------------------------------------------------------------------
 
 
-def role_label(role: str | None) -> str:
-    return t(ROLE_NAMES.get(role or "", role or ""))
+def role_label(role: str | None, lang: str | None = None) -> str:
+    return t(ROLE_NAMES.get(role or "", role or ""), lang)
 
 
 ROLE_NAMES = {
@@ -274,6 +282,41 @@ ROLE_NAMES = {
 }
 
 
+_SCOPE_NAMES: dict[tuple[int, str], tuple[str, float]] = {}
+_SCOPE_TTL = 300.0
+
+
+def scope_name(request: Request, principal: Principal) -> str | None:
+    """The header's "area": the user's department or area by name (cached for a few minutes)."""
+    import time
+
+    code = principal.department_code or principal.area_code
+    if not code:
+        return None
+    key = (id(request.app.state.engine), code)
+    hit = _SCOPE_NAMES.get(key)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    from cityops.db import unit_of_work
+    from cityops.errors import NotFound
+
+    name = code
+    try:
+        with unit_of_work(request.app.state.sessionmaker) as session:
+            if principal.department_code:
+                from cityops.catalog.departments import get_department
+
+                name = get_department(session, code).name
+            else:
+                from cityops.areas.service import get_area
+
+                name = get_area(session, code).name
+    except NotFound:
+        pass
+    _SCOPE_NAMES[key] = (name, time.monotonic() + _SCOPE_TTL)
+    return name
+
+
 def base_context(request: Request) -> dict[str, Any]:
     principal: Principal | None = getattr(request.state, "principal", None)
     settings = request.app.state.settings
@@ -281,7 +324,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "request": request,
         "lang": lang_of(request),
         "principal": principal,
-        "role_name": role_label(principal.role) if principal else None,
+        "role_name": role_label(principal.role, lang_of(request)) if principal else None,
+        "area_name": scope_name(request, principal) if principal else None,
         "nav": nav_for(principal.role if principal else None),
         "flashes": take_flashes(request),
         "csrf_token": csrf_token(request),

@@ -13,10 +13,12 @@ import uuid
 
 import segno
 from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from cityops.accounts.principal import Principal
-from cityops.cases.public import public_url
+from cityops.cases.public import access_token, public_url
 from cityops.cases.queries import get_case_by_code_public
+from cityops.errors import NotFound
 from cityops.web import templating
 from cityops.web.deps import ReadSessionDep, SessionDep
 from cityops.web.pagekit import CsrfForm, MaybePrincipal, page_router, redirect
@@ -32,6 +34,33 @@ templating.add_nav("/report", N_("反映问题"), ["citizen"], 10)
 WEB_FORM = Principal(
     id=uuid.UUID("00000000-0000-4000-8000-00000000f0a1"), username="web-form", role="citizen"
 )
+
+# The receipt page shows the QR link with its access token, so only the browser that sent the
+# report may open it: the codes it reported are kept in a signed cookie.
+RECEIPT_COOKIE = "cityops_reported"
+RECEIPT_MAX = 20
+
+
+def _receipts(request: Request) -> list[str]:
+    raw = request.cookies.get(RECEIPT_COOKIE)
+    if not raw:
+        return []
+    try:
+        codes = URLSafeSerializer(request.app.state.settings.secret_key, salt="cityops-receipt").loads(raw)
+    except BadSignature:
+        return []
+    return [str(c) for c in codes][-RECEIPT_MAX:] if isinstance(codes, list) else []
+
+
+def _remember(request: Request, response: Response, code: str) -> None:
+    codes = [c for c in _receipts(request) if c != code] + [code]
+    value = URLSafeSerializer(request.app.state.settings.secret_key, salt="cityops-receipt").dumps(
+        codes[-RECEIPT_MAX:]
+    )
+    response.set_cookie(
+        RECEIPT_COOKIE, value, max_age=30 * 86400, httponly=True, samesite="lax", path="/report"
+    )
+
 
 # Five reports per ten minutes per client address.
 FORM_LIMIT = SlidingWindow(limit=5, seconds=600)
@@ -65,21 +94,37 @@ def report_form(request: Request, _viewer: MaybePrincipal) -> Response:
 def report_submit(request: Request, form: CsrfForm, session: SessionDep, viewer: MaybePrincipal) -> Response:
     FORM_LIMIT.check(_client(request))
     principal = viewer if viewer is not None and viewer.role == "citizen" else WEB_FORM
+    if form.get("join"):  # "me too" on a likely duplicate the form suggested (intake)
+        from cityops.intake.pages import join_from_form
+
+        joined = join_from_form(request, session, principal, form)
+        if joined:
+            return redirect(request, f"/report/sent/{joined}", templating.t("已加入，办理结果会一并通知您"))
     outcome = submit_report(request, session, principal, form, source="web")
     if outcome.case is None:
         values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
         return _form_page(request, values, outcome.errors, outcome.status)
-    return redirect(request, f"/report/sent/{outcome.case.code}", templating.t("已收到您的反映，谢谢！"))
+    response = redirect(request, f"/report/sent/{outcome.case.code}", templating.t("已收到您的反映，谢谢！"))
+    _remember(request, response, outcome.case.code)
+    return response
 
 
 @router.get("/report/sent/{code}")
 def report_sent(code: str, request: Request, session: ReadSessionDep, _viewer: MaybePrincipal) -> Response:
-    """The case code, its QR code and the public page's link (the code is all one needs)."""
+    """The case code, its QR code and the public page's link — for the browser that reported it."""
+    if code not in _receipts(request):
+        raise NotFound("找不到该回执", "No such receipt", code="receipt_not_found")
     case = get_case_by_code_public(session, code)
-    url = public_url(case.code)
+    settings = request.app.state.settings
+    url = public_url(case.code, settings)
     qr_svg = segno.make(url, error="m").svg_inline(scale=5, title=templating.t("案件二维码"))
     return templating.render(
         request,
         "workbench/report_sent.html",
-        {"code": case.code, "url": url, "path_url": f"/p/cases/{case.code}", "qr_svg": qr_svg},
+        {
+            "code": case.code,
+            "url": url,
+            "path_url": f"/p/cases/{case.code}?t={access_token(case.code, settings.secret_key)}",
+            "qr_svg": qr_svg,
+        },
     )

@@ -35,34 +35,56 @@ SOON_SECONDS = 4 * 3600
 STATE_OPTIONS = tuple(STATE_NAMES_ZH)
 
 
+# Streets, categories and departments change only by an administrator's edit; every list page
+# names hundreds of codes, so the maps are kept per database for a minute.
+NAMES_TTL = 60.0
+_NAMES: dict[tuple[str, str], tuple[dict[str, str], float]] = {}
+
+
+def _cached(session: Session, kind: str, load: Any) -> dict[str, str]:
+    import time
+
+    key = (str(session.get_bind().engine.url), kind)
+    hit = _NAMES.get(key)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    value: dict[str, str] = load()
+    _NAMES[key] = (value, time.monotonic() + NAMES_TTL)
+    return value
+
+
+def forget_names() -> None:
+    _NAMES.clear()
+
+
 @dataclass
 class Names:
-    """Code → name maps for one request (each filled on first use)."""
+    """Code → name maps (cached for a minute per database)."""
 
     session: Session
-    _streets: dict[str, str] | None = None
-    _categories: dict[str, str] | None = None
-    _departments: dict[str, str] | None = None
 
     @property
     def streets(self) -> dict[str, str]:
-        if self._streets is None:
-            self._streets = {a.code: a.name for a in areas.list_areas(self.session, level="street")}
-        return self._streets
+        return _cached(
+            self.session,
+            "streets",
+            lambda: {a.code: a.name for a in areas.list_areas(self.session, level="street")},
+        )
 
     @property
     def categories(self) -> dict[str, str]:
-        if self._categories is None:
+        def load() -> dict[str, str]:
             rows, _total = catalog.list_categories(self.session, active=True, limit=5000)
-            self._categories = {c.code: c.name for c in rows}
-        return self._categories
+            return {c.code: c.name for c in rows}
+
+        return _cached(self.session, "categories", load)
 
     @property
     def departments(self) -> dict[str, str]:
-        if self._departments is None:
-            rows = catalog_departments.list_departments(self.session, active=True)
-            self._departments = {d.code: d.name for d in rows}
-        return self._departments
+        def load() -> dict[str, str]:
+            return {d.code: d.name for d in catalog_departments.list_departments(self.session, active=True)}
+
+        return _cached(self.session, "departments", load)
 
     def street(self, code: str | None) -> str:
         return self.streets.get(code or "", code or "—")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from cityops.accounts.masking import mask_text
 from cityops.accounts.principal import Principal
 from cityops.areas import service as areas
 from cityops.areas.pages import display_crs, to_display
@@ -28,6 +29,7 @@ from cityops.attachments import service as attachments
 from cityops.cases import service as cases
 from cityops.cases import views
 from cityops.cases.models import Case
+from cityops.cases.public import access_token
 from cityops.cases.queries import get_case_by_code_public, log_of, tasks_of
 from cityops.cases.schemas import ActionInput
 from cityops.cases.transitions import BY_ACTION, FINAL_STATES
@@ -138,8 +140,8 @@ def export_ledger(request: Request, principal: PagePrincipal, session: ReadSessi
                     c.code,
                     _excel_time(c.created_at),
                     names.category(c.category_code),
-                    c.description,
-                    c.address or "",
+                    mask_text(c.description),
+                    mask_text(c.address) or "",
                     names.street(c.street_code),
                     c.grid_code or "",
                     c.source,
@@ -213,10 +215,13 @@ def case_context(
     request: Request, session: Session, principal: Principal, case: Case, **extra: Any
 ) -> dict[str, Any]:
     names = Names(session)
-    log = log_of(session, case.id)
+    # As the API shows it: a citizen reads the public history and its own entries; numbers in
+    # notes are masked (cases.views.log_for).
+    log = views.log_for(session, principal, case, log_of(session, case.id))
     tasks = [t for t in tasks_of(session, case.id) if t.state != "cancelled"]
     crs = display_crs(request)
     point = to_display(case.lon, case.lat, crs)
+    secret = request.app.state.settings.secret_key
     view = views.view_case(session, principal, case, request_id=getattr(request.state, "request_id", None))
     context: dict[str, Any] = {
         "case": case,
@@ -240,6 +245,8 @@ def case_context(
         "suggestions": [],
         "categories": sorted(names.categories.items()),
         "departments": sorted(names.departments.items()),
+        # Staff who see the case may hand out its public link (as GET /cases/{ref}/public-link).
+        "public_path": f"/p/cases/{case.code}?t={access_token(case.code, secret)}",
     }
     if case.state == "reported" and principal.role in ("operator", "dispatcher", "admin"):
         from cityops.workbench.operator import suggestions_for

@@ -11,12 +11,7 @@ import threading
 import time
 from collections import deque
 
-from cityops.errors import DomainError
-
-
-class TooMany(DomainError):
-    status = 429
-    code = "rate_limited"
+from cityops.errors import TooManyRequests
 
 
 class SlidingWindow:
@@ -28,7 +23,7 @@ class SlidingWindow:
         self._lock = threading.Lock()
 
     def check(self, key: str, now: float | None = None) -> None:
-        """Count one hit for ``key``; raise ``TooMany`` (429) when over the limit."""
+        """Count one hit for ``key``; raise ``TooManyRequests`` (429, Retry-After) when over the limit."""
         now = time.monotonic() if now is None else now
         with self._lock:
             if len(self._hits) >= self.max_keys:
@@ -38,10 +33,11 @@ class SlidingWindow:
                 hits.popleft()
             if len(hits) >= self.limit:
                 wait = int(hits[0] + self.seconds - now) + 1
-                raise TooMany(
+                raise TooManyRequests(
                     f"提交太频繁，请 {wait} 秒后再试",
                     f"Too many reports from this device; try again in {wait} s",
-                    details={"retry_after": wait},
+                    retry_after=wait,
+                    code="rate_limited",
                 )
             hits.append(now)
 

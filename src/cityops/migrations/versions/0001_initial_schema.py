@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 14:11:29.716477
+Create Date: 2026-12-03 15:08:42.640666
 """
 
 from __future__ import annotations
@@ -80,6 +80,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_at", ["at"], unique=False)
         batch_op.create_index("ix_audit_subject", ["subject_type", "subject_id"], unique=False)
 
+    op.create_table(
+        "cache_generation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cache_generation")),
+    )
     op.create_table(
         "calendar_overrides",
         sa.Column("day", sa.Date(), nullable=False),
@@ -242,6 +248,96 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code", name=op.f("pk_departments")),
     )
     op.create_table(
+        "evaluation_daily",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=6), nullable=False),
+        sa.Column("filed", sa.Integer(), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_daily")),
+    )
+    with op.batch_alter_table("evaluation_daily", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_daily_dim_day", ["dim", "day", "code"], unique=False)
+
+    op.create_table(
+        "evaluation_facts",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("filed_day", sa.Date(), nullable=True),
+        sa.Column("due_day", sa.Date(), nullable=True),
+        sa.Column("deadline", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("district_code", sa.String(length=20), nullable=False),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("community_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=32), nullable=True),
+        sa.Column("department_code", sa.String(length=32), nullable=True),
+        sa.Column("inspector_code", sa.String(length=40), nullable=True),
+        sa.Column("category_code", sa.String(length=20), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.Column("computed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_evaluation_facts")),
+    )
+    with op.batch_alter_table("evaluation_facts", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_facts_deadline", ["deadline"], unique=False)
+        batch_op.create_index("ix_evaluation_facts_due_day", ["due_day"], unique=False)
+        batch_op.create_index("ix_evaluation_facts_filed_day", ["filed_day"], unique=False)
+
+    op.create_table(
+        "evaluation_monthly",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=6), nullable=False),
+        sa.Column("filed", sa.Integer(), nullable=False),
+        sa.Column("public_reports", sa.Integer(), nullable=False),
+        sa.Column("dispatched", sa.Integer(), nullable=False),
+        sa.Column("accurate", sa.Integer(), nullable=False),
+        sa.Column("due", sa.Integer(), nullable=False),
+        sa.Column("closed", sa.Integer(), nullable=False),
+        sa.Column("closed_on_time", sa.Integer(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handled_on_time", sa.Integer(), nullable=False),
+        sa.Column("reworked", sa.Integer(), nullable=False),
+        sa.Column("overdue", sa.Integer(), nullable=False),
+        sa.Column("handle_hours", sa.Float(), nullable=False),
+        sa.Column("handle_n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_monthly")),
+    )
+    with op.batch_alter_table("evaluation_monthly", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_monthly_dim_day", ["dim", "day", "code"], unique=False)
+
+    op.create_table(
+        "evaluation_settings",
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("updated_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_evaluation_settings")),
+    )
+    op.create_table(
         "idempotency_records",
         sa.Column("caller", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -253,6 +349,215 @@ def upgrade() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("caller", "key", name=op.f("pk_idempotency_records")),
+    )
+    op.create_table(
+        "indicator_figures",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("area_code", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("samples", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_figures")),
+        sa.UniqueConstraint("name", "area_code", "day", name="uq_indicator_figures"),
+    )
+    with op.batch_alter_table("indicator_figures", schema=None) as batch_op:
+        batch_op.create_index("ix_indicator_figures_day", ["day"], unique=False)
+
+    op.create_table(
+        "indicator_values",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("indicator_code", sa.String(length=40), nullable=False),
+        sa.Column("area_code", sa.String(length=32), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("computed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_values")),
+        sa.UniqueConstraint("indicator_code", "area_code", "period_start", name="uq_indicator_values"),
+    )
+    with op.batch_alter_table("indicator_values", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_indicator_values_area", ["area_code", "indicator_code", "period_start"], unique=False
+        )
+
+    op.create_table(
+        "indicators",
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("domain", sa.String(length=40), nullable=False),
+        sa.Column("theme", sa.String(length=60), nullable=False),
+        sa.Column("unit", sa.String(length=20), nullable=False),
+        sa.Column("period", sa.String(length=8), nullable=False),
+        sa.Column("owner", sa.String(length=60), nullable=False),
+        sa.Column("direction", sa.String(length=14), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("definition", sa.Text(), nullable=False),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "direction IN ('higher_better', 'lower_better')", name=op.f("ck_indicators_direction")
+        ),
+        sa.CheckConstraint("kind IN ('expression', 'aggregate')", name=op.f("ck_indicators_kind")),
+        sa.CheckConstraint("period IN ('day', 'week', 'month')", name=op.f("ck_indicators_period")),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_indicators")),
+    )
+    with op.batch_alter_table("indicators", schema=None) as batch_op:
+        batch_op.create_index("ix_indicators_domain_theme", ["domain", "theme"], unique=False)
+
+    op.create_table(
+        "intake_cameras",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("scenarios", sa.JSON(), nullable=False),
+        sa.Column("dedupe_seconds", sa.Integer(), nullable=False),
+        sa.Column("self_correction_seconds", sa.Integer(), nullable=False),
+        sa.Column("recheck_seconds", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_cameras")),
+    )
+    op.create_table(
+        "intake_counters",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_intake_counters")),
+    )
+    op.create_table(
+        "intake_devices",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("device_type", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("last_seen_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_values", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_devices")),
+    )
+    op.create_table(
+        "intake_merchants",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("contact_name", sa.String(length=100), nullable=True),
+        sa.Column("phone", sa.String(length=30), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("notices", sa.Integer(), nullable=False),
+        sa.Column("self_corrected", sa.Integer(), nullable=False),
+        sa.Column("escalated", sa.Integer(), nullable=False),
+        sa.Column("last_offence_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_merchants")),
+    )
+    op.create_table(
+        "intake_reports",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("channel_ref", sa.String(length=128), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("category_code", sa.String(length=20), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("reporter_user_id", sa.Uuid(), nullable=True),
+        sa.Column("reporter_name", sa.String(length=100), nullable=True),
+        sa.Column("reporter_phone", sa.String(length=30), nullable=True),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=True),
+        sa.Column("case_code", sa.String(length=32), nullable=True),
+        sa.Column("queue_item_id", sa.String(length=64), nullable=True),
+        sa.Column("signal_id", sa.Uuid(), nullable=True),
+        sa.Column("merged_from_case_id", sa.Uuid(), nullable=True),
+        sa.Column("informed_state", sa.String(length=16), nullable=True),
+        sa.Column("received_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_reports")),
+        sa.UniqueConstraint("channel", "idempotency_key", name="uq_intake_reports_channel_key"),
+    )
+    with op.batch_alter_table("intake_reports", schema=None) as batch_op:
+        batch_op.create_index("ix_intake_reports_actor", ["channel", "actor_id", "received_at"], unique=False)
+        batch_op.create_index("ix_intake_reports_case", ["case_id"], unique=False)
+
+    op.create_table(
+        "intake_signals",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("source_id", sa.String(length=64), nullable=False),
+        sa.Column("rule", sa.String(length=64), nullable=False),
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("category_code", sa.String(length=20), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("first_seen", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_present", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("present", sa.Boolean(), nullable=False),
+        sa.Column("snapshot_url", sa.String(length=500), nullable=True),
+        sa.Column("confidence", sa.Float(), nullable=True),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=20), nullable=True),
+        sa.Column("merchant_id", sa.String(length=64), nullable=True),
+        sa.Column("window_started_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("window_ends_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("case_id", sa.Uuid(), nullable=True),
+        sa.Column("case_code", sa.String(length=32), nullable=True),
+        sa.Column("case_note", sa.Text(), nullable=True),
+        sa.Column("rework_count", sa.Integer(), nullable=False),
+        sa.Column("closed_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_signals")),
+    )
+    with op.batch_alter_table("intake_signals", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_intake_signals_key", ["source", "source_id", "rule", "zone", "state"], unique=False
+        )
+        batch_op.create_index("ix_intake_signals_state", ["state", "window_ends_at"], unique=False)
+
+    op.create_table(
+        "intake_telemetry",
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("observed_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("readings", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("device_id", "seq", name=op.f("pk_intake_telemetry")),
+    )
+    with op.batch_alter_table("intake_telemetry", schema=None) as batch_op:
+        batch_op.create_index("ix_intake_telemetry_observed", ["observed_at"], unique=False)
+
+    op.create_table(
+        "key_tasks",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("goal", sa.Text(), nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=False),
+        sa.Column("posted_by", sa.Uuid(), nullable=False),
+        sa.Column("posted_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
+        sa.Column("taken_by_unit", sa.String(length=40), nullable=True),
+        sa.Column("taken_by_user", sa.Uuid(), nullable=True),
+        sa.Column("taken_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_tasks")),
     )
     op.create_table(
         "notifications",
@@ -298,6 +603,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_revoked_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "risk_models",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("trained_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("n_train", sa.Integer(), nullable=False),
+        sa.Column("base_rate", sa.Float(), nullable=False),
+        sa.Column("blob", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_models")),
+    )
+    op.create_table(
+        "risk_scores",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("category_code", sa.String(length=20), nullable=False),
+        sa.Column("department_code", sa.String(length=32), nullable=True),
+        sa.Column("street_code", sa.String(length=20), nullable=True),
+        sa.Column("grid_code", sa.String(length=32), nullable=True),
+        sa.Column("deadline", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("remaining_hours", sa.Float(), nullable=False),
+        sa.Column("risk", sa.Float(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("scored_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_risk_scores")),
+    )
+    with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_risk_scores_department_code"), ["department_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_risk_scores_grid_code"), ["grid_code"], unique=False)
+        batch_op.create_index("ix_risk_scores_risk", ["risk"], unique=False)
+
+    op.create_table(
         "safety_warnings",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
@@ -341,7 +676,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "source IN ('operator_queue', 'recategorized', 'misrouted_return')",
+            "source IN ('operator_queue', 'recategorized', 'misrouted_return', 'history_import')",
             name=op.f("ck_triage_corrections_source"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_triage_corrections")),
@@ -368,6 +703,51 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("triage_gazetteer", schema=None) as batch_op:
         batch_op.create_index("ix_triage_gazetteer_name", ["name"], unique=False)
+
+    op.create_table(
+        "triage_kb_edits",
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("removed", sa.Boolean(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("updated_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_triage_kb_edits")),
+    )
+    op.create_table(
+        "triage_kb_revisions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("action", sa.String(length=10), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_triage_kb_revisions")),
+    )
+    with op.batch_alter_table("triage_kb_revisions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_triage_kb_revisions_code"), ["code"], unique=False)
+
+    op.create_table(
+        "triage_model_versions",
+        sa.Column("version", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("trigger", sa.String(length=20), nullable=False),
+        sa.Column("kb_revision", sa.Integer(), nullable=False),
+        sa.Column("corrections", sa.Integer(), nullable=False),
+        sa.Column("history_rows", sa.Integer(), nullable=False),
+        sa.Column("path", sa.String(length=200), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('candidate', 'active', 'rejected', 'retired')",
+            name=op.f("ck_triage_model_versions_status"),
+        ),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_triage_model_versions")),
+    )
+    with op.batch_alter_table("triage_model_versions", schema=None) as batch_op:
+        batch_op.create_index("ix_triage_model_versions_status", ["status"], unique=False)
 
     op.create_table(
         "triage_queue",
@@ -570,6 +950,47 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "intake_shop_fronts",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("camera_id", sa.String(length=64), nullable=False),
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("merchant_id", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["camera_id"],
+            ["intake_cameras.id"],
+            name=op.f("fk_intake_shop_fronts_camera_id_intake_cameras"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["intake_merchants.id"],
+            name=op.f("fk_intake_shop_fronts_merchant_id_intake_merchants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_shop_fronts")),
+        sa.UniqueConstraint("camera_id", "zone", name="uq_intake_shop_fronts_camera_zone"),
+    )
+    op.create_table(
+        "key_task_milestones",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("task_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("due", sa.Date(), nullable=False),
+        sa.Column("weight", sa.Float(), nullable=False),
+        sa.Column("done_at", cityops.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("report", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["key_tasks.id"],
+            name=op.f("fk_key_task_milestones_task_id_key_tasks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_task_milestones")),
+    )
+    with op.batch_alter_table("key_task_milestones", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_task_milestones_task_id"), ["task_id"], unique=False)
+
+    op.create_table(
         "users",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -602,6 +1023,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_department_code"))
 
     op.drop_table("users")
+    with op.batch_alter_table("key_task_milestones", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_task_milestones_task_id"))
+
+    op.drop_table("key_task_milestones")
+    op.drop_table("intake_shop_fronts")
     with op.batch_alter_table("category_time_limits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_category_time_limits_category_code"))
 
@@ -639,6 +1065,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_triage_queue_open")
 
     op.drop_table("triage_queue")
+    with op.batch_alter_table("triage_model_versions", schema=None) as batch_op:
+        batch_op.drop_index("ix_triage_model_versions_status")
+
+    op.drop_table("triage_model_versions")
+    with op.batch_alter_table("triage_kb_revisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_triage_kb_revisions_code"))
+
+    op.drop_table("triage_kb_revisions")
+    op.drop_table("triage_kb_edits")
     with op.batch_alter_table("triage_gazetteer", schema=None) as batch_op:
         batch_op.drop_index("ix_triage_gazetteer_name")
 
@@ -654,6 +1089,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_safety_warnings_area_code"))
 
     op.drop_table("safety_warnings")
+    with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_risk_scores_risk")
+        batch_op.drop_index(batch_op.f("ix_risk_scores_grid_code"))
+        batch_op.drop_index(batch_op.f("ix_risk_scores_department_code"))
+
+    op.drop_table("risk_scores")
+    op.drop_table("risk_models")
     with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_revoked_tokens_user_id"))
         batch_op.drop_index(batch_op.f("ix_revoked_tokens_expires_at"))
@@ -667,7 +1109,53 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notifications_recipient")
 
     op.drop_table("notifications")
+    op.drop_table("key_tasks")
+    with op.batch_alter_table("intake_telemetry", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_telemetry_observed")
+
+    op.drop_table("intake_telemetry")
+    with op.batch_alter_table("intake_signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_signals_state")
+        batch_op.drop_index("ix_intake_signals_key")
+
+    op.drop_table("intake_signals")
+    with op.batch_alter_table("intake_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_reports_case")
+        batch_op.drop_index("ix_intake_reports_actor")
+
+    op.drop_table("intake_reports")
+    op.drop_table("intake_merchants")
+    op.drop_table("intake_devices")
+    op.drop_table("intake_counters")
+    op.drop_table("intake_cameras")
+    with op.batch_alter_table("indicators", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicators_domain_theme")
+
+    op.drop_table("indicators")
+    with op.batch_alter_table("indicator_values", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicator_values_area")
+
+    op.drop_table("indicator_values")
+    with op.batch_alter_table("indicator_figures", schema=None) as batch_op:
+        batch_op.drop_index("ix_indicator_figures_day")
+
+    op.drop_table("indicator_figures")
     op.drop_table("idempotency_records")
+    op.drop_table("evaluation_settings")
+    with op.batch_alter_table("evaluation_monthly", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_monthly_dim_day")
+
+    op.drop_table("evaluation_monthly")
+    with op.batch_alter_table("evaluation_facts", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_facts_filed_day")
+        batch_op.drop_index("ix_evaluation_facts_due_day")
+        batch_op.drop_index("ix_evaluation_facts_deadline")
+
+    op.drop_table("evaluation_facts")
+    with op.batch_alter_table("evaluation_daily", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_daily_dim_day")
+
+    op.drop_table("evaluation_daily")
     op.drop_table("departments")
     with op.batch_alter_table("categories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_categories_kind"))
@@ -710,6 +1198,7 @@ def downgrade() -> None:
     op.drop_table("case_code_counters")
     op.drop_table("calendar_years")
     op.drop_table("calendar_overrides")
+    op.drop_table("cache_generation")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_subject")
         batch_op.drop_index("ix_audit_at")

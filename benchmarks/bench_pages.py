@@ -1,0 +1,207 @@
+"""Server time and size of every main page on the demo data, each against its JSON API call.
+
+    .venv/bin/python benchmarks/bench_pages.py [n_cases]     (default: the demo's 20,000 cases)
+
+Loads the Gongshu demo into a fresh SQLite file and calls the app in-process. "Server time" is
+measured by an ASGI wrapper from the request's arrival to the last byte of the response (no
+network, no client), median of 30 calls after 3 warm-ups. Every page is compared in the same run
+with the JSON API call that lists the same cases (the baseline); the target is at most 100 ms
+for every list page. Also: the full-text search (bigram index) against a plain LIKE over the
+descriptions, and the bytes of HTML plus the page's own CSS/JS (a browser caches them).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import emit
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cityops.accounts.models import User
+from cityops.cases.models import Case
+from cityops.cases.search import matches
+from cityops.config import Settings
+from cityops.db import make_engine, make_sessionmaker, unit_of_work
+from cityops.demo.loader import load_demo
+from cityops.migrate import upgrade
+from cityops.web.app import create_app
+from cityops.web.templating import STATIC_DIR
+
+RUNS = 30
+WARMUP = 3
+
+
+class ServerClock:
+    """ASGI wrapper remembering how long the last request took inside the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.last_ms = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.last_ms = (time.perf_counter() - started) * 1000
+
+        await self.app(scope, receive, timed_send)
+
+
+def _sign_in(client: TestClient, username: str) -> dict[str, str]:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    client.post("/login", data={"username": username, "password": "demo", "csrf_token": token.group(1)})
+    bearer = client.post("/api/v1/auth/token", data={"username": username, "password": "demo"}).json()
+    return {"Authorization": f"Bearer {bearer['access_token']}"}
+
+
+def _median_ms(
+    client: TestClient, clock: ServerClock, url: str, headers: dict[str, str] | None = None
+) -> tuple[float, int, str]:
+    times = []
+    body = b""
+    for i in range(WARMUP + RUNS):
+        response = client.get(url, headers=headers or {})
+        assert response.status_code == 200, (url, response.status_code, response.text[:300])
+        if i >= WARMUP:
+            times.append(clock.last_ms)
+        body = response.content
+    return statistics.median(times), len(body), body.decode("utf-8", "replace")
+
+
+def _asset_bytes(html: str) -> int:
+    """The page's own CSS and JS (including vendor files) that a first visit downloads."""
+    total = 0
+    for path in set(re.findall(r'(?:src|href)="/static/([^"]+)"', html)):
+        file = STATIC_DIR / path
+        if file.is_file():
+            total += file.stat().st_size
+    return total
+
+
+def main(n_cases: int = 20_000) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        settings = Settings(
+            demo_mode=True, worker_in_process=False, storage_dir=Path(tmp) / "files", database_url=url
+        )
+        started = time.perf_counter()
+        load_demo(engine, settings, n_cases=n_cases, progress=False)
+        print(f"# demo loaded: {n_cases} cases in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        factory = make_sessionmaker(engine)
+        with unit_of_work(factory) as session:
+            handler = session.scalar(
+                select(User.username).where(User.role == "handler").order_by(User.username)
+            )
+            code = session.scalar(select(Case.code).where(Case.state == "accepted").limit(1))
+
+        app = create_app(settings, engine=engine)
+        clock = ServerClock(app)
+        people: dict[str, tuple[TestClient, dict[str, str]]] = {}
+        with TestClient(clock, raise_server_exceptions=True) as anonymous:
+            for user in ("operator", "dispatcher", "inspector", str(handler)):
+                client = TestClient(clock, raise_server_exceptions=True)
+                people[user] = (client, _sign_in(client, user))
+            cases = "/api/v1/cases"
+            # (who, page, matching API call)
+            pairs: list[tuple[str, str, str]] = [
+                ("operator", "/home", "/api/v1/auth/me"),
+                ("operator", "/operator", f"{cases}?state=reported&limit=20"),
+                ("dispatcher", "/dispatch", f"{cases}?state=filed,returned&limit=50"),
+                (
+                    "dispatcher",
+                    "/approvals",
+                    f"{cases}?state=dispatched,accepted,rework,returned,parked&sort=deadline&limit=50",
+                ),
+                ("dispatcher", "/supervision", f"{cases}?overdue=true&sort=deadline&limit=50"),
+                ("dispatcher", "/cases", f"{cases}?limit=50&with_total=true"),
+                ("dispatcher", "/cases?q=垃圾", f"{cases}?q=垃圾&limit=50&with_total=true"),
+                (
+                    "dispatcher",
+                    "/cases?sort=deadline&state=dispatched,accepted",
+                    f"{cases}?state=dispatched,accepted&sort=deadline&limit=50",
+                ),
+                ("dispatcher", f"/cases/{code}", f"{cases}/{code}"),
+                (str(handler), "/tasks", f"{cases}?state=dispatched,accepted,rework&sort=deadline&limit=50"),
+                ("inspector", "/verify", f"{cases}?state=handled&sort=deadline&limit=50"),
+            ]
+            for who, page, api in pairs:
+                client, bearer = people[who]
+                page_ms, page_bytes, html = _median_ms(client, clock, page)
+                api_ms, api_bytes, _ = _median_ms(anonymous, clock, api, bearer)
+                emit(
+                    f"page {page} server time (median)",
+                    page_ms,
+                    "ms",
+                    baseline=f"GET {api} (JSON, same run)",
+                    baseline_value=api_ms,
+                    html_bytes=page_bytes,
+                    api_bytes=api_bytes,
+                    asset_bytes=_asset_bytes(html),
+                    role=who,
+                    cases=n_cases,
+                    target_ms=100,
+                )
+            for page in ("/login", "/report"):
+                page_ms, page_bytes, html = _median_ms(anonymous, clock, page)
+                health_ms, _, _ = _median_ms(anonymous, clock, "/healthz")
+                emit(
+                    f"page {page} server time (median)",
+                    page_ms,
+                    "ms",
+                    baseline="GET /healthz (same run)",
+                    baseline_value=health_ms,
+                    html_bytes=page_bytes,
+                    asset_bytes=_asset_bytes(html),
+                    cases=n_cases,
+                )
+            for client, _ in people.values():
+                client.close()
+
+        # The full-text search itself: bigram index vs a plain LIKE, counting every match.
+        with unit_of_work(factory) as session:
+            for word in ("垃圾", "占道经营", "井盖"):
+                stmt_index = select(func.count()).select_from(Case).where(matches(word))
+                stmt_like = select(func.count()).select_from(Case).where(Case.description.like(f"%{word}%"))
+                found = session.scalar(stmt_index)
+                assert found == session.scalar(stmt_like)
+                index_ms = _best_ms(lambda s=stmt_index: session.scalar(s))
+                like_ms = _best_ms(lambda s=stmt_like: session.scalar(s))
+                emit(
+                    f"full-text count of {word!r}",
+                    index_ms,
+                    "ms",
+                    baseline="LIKE '%word%' over every description (same run)",
+                    baseline_value=like_ms,
+                    matches=found,
+                    cases=n_cases,
+                )
+
+
+def _best_ms(call: Any, runs: int = 15) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return best
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)

@@ -1,0 +1,2 @@
+"""Evaluation (综合评价): rates, scores and rankings of departments, streets, communities, grids,
+inspectors."""

@@ -1,0 +1,258 @@
+"""Key tasks (揭榜挂帅 · 亮榜晒绩 · 用榜奖惩): leaders post a task with a goal, a deadline and
+milestones; one unit takes it on (揭榜); the unit reports progress milestone by milestone; the
+results are ranked per unit (done on time first, then by progress).
+
+A unit is a department (its handlers take tasks for it) or an area (a street's accounts).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.accounts.principal import Principal
+from cityops.db import utcnow
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound
+from cityops.evaluation.models import KeyTask, KeyTaskMilestone
+
+POSTERS = ("leader", "admin")
+STATES = ("open", "taken", "done", "cancelled")
+
+
+def unit_of(principal: Principal) -> str:
+    """The unit a person acts for: their department, else their area; others cannot take tasks."""
+    unit = principal.department_code or principal.area_code
+    if not unit or principal.role in ("citizen",):
+        raise Forbidden(
+            "只有处置单位或街道可以揭榜",
+            "only a department or a street can take on a key task",
+            code="not_a_unit",
+        )
+    return unit
+
+
+def _text(value: str | None, field: str, limit: int) -> str:
+    text = (value or "").strip()
+    if not text or len(text) > limit:
+        raise Invalid(
+            f"{field} 不能为空且最多 {limit} 个字符",
+            f"{field} must be 1–{limit} characters",
+            details={"field": field},
+        )
+    return text
+
+
+def post(
+    session: Session,
+    principal: Principal,
+    *,
+    title: str,
+    goal: str,
+    deadline: date,
+    milestones: list[dict[str, Any]],
+    now: datetime | None = None,
+) -> KeyTask:
+    """A leader posts a key task (揭榜挂帅) with its milestones (title, due, weight)."""
+    if principal.role not in POSTERS:
+        raise Forbidden("只有领导可以发布重点任务", "only leaders post key tasks", code="role_not_allowed")
+    now = now or utcnow()
+    if deadline < now.date():
+        raise Invalid("截止日期已过", "the deadline is in the past", details={"field": "deadline"})
+    if not milestones or len(milestones) > 20:
+        raise Invalid("需要 1–20 个节点", "give 1–20 milestones", details={"field": "milestones"})
+    task = KeyTask(
+        title=_text(title, "title", 200),
+        goal=_text(goal, "goal", 4000),
+        deadline=deadline,
+        posted_by=principal.id,
+        posted_at=now,
+        state="open",
+    )
+    session.add(task)
+    session.flush()
+    for seq, m in enumerate(milestones, start=1):
+        due = m.get("due")
+        if not isinstance(due, date) or due > deadline:
+            raise Invalid(
+                f"第 {seq} 个节点的日期须在截止日期之前",
+                f"milestone {seq} must be due by the deadline",
+                details={"field": f"milestones[{seq - 1}].due"},
+            )
+        weight = float(m.get("weight", 1.0))
+        if not 0 < weight <= 100:
+            raise Invalid(
+                "节点权重须在 0–100 之间",
+                "a milestone's weight must be 0–100",
+                details={"field": f"milestones[{seq - 1}].weight"},
+            )
+        session.add(
+            KeyTaskMilestone(
+                task_id=task.id, seq=seq, title=_text(m.get("title"), "title", 200), due=due, weight=weight
+            )
+        )
+    session.flush()
+    return task
+
+
+def get(session: Session, task_id: uuid.UUID) -> KeyTask:
+    task = session.get(KeyTask, task_id)
+    if task is None:
+        raise NotFound("重点任务不存在", "no such key task", details={"id": str(task_id)})
+    return task
+
+
+def take(session: Session, principal: Principal, task_id: uuid.UUID, now: datetime | None = None) -> KeyTask:
+    """A unit takes on an open task (揭榜); a task has one taker."""
+    unit = unit_of(principal)
+    task = get(session, task_id)
+    if task.state != "open":
+        raise Conflict(
+            "该任务已被揭榜或已结束",
+            "the task is no longer open",
+            code="task_not_open",
+            details={"state": task.state},
+        )
+    task.state, task.taken_by_unit, task.taken_by_user, task.taken_at = (
+        "taken",
+        unit,
+        principal.id,
+        now or utcnow(),
+    )
+    session.flush()
+    return task
+
+
+def report(
+    session: Session,
+    principal: Principal,
+    task_id: uuid.UUID,
+    seq: int,
+    note: str,
+    now: datetime | None = None,
+) -> KeyTask:
+    """The taking unit reports a milestone done; the last one completes the task."""
+    task = get(session, task_id)
+    if task.state != "taken":
+        raise Conflict(
+            "只有已揭榜的任务可以报进度", "only a taken task takes progress reports", code="task_not_taken"
+        )
+    if unit_of(principal) != task.taken_by_unit:
+        raise Forbidden(
+            "只有揭榜单位可以报进度", "only the unit that took the task reports on it", code="not_the_taker"
+        )
+    now = now or utcnow()
+    milestone = session.scalar(
+        select(KeyTaskMilestone).where(KeyTaskMilestone.task_id == task.id, KeyTaskMilestone.seq == seq)
+    )
+    if milestone is None:
+        raise NotFound("没有这个节点", "no such milestone", details={"seq": seq})
+    if milestone.done_at is not None:
+        raise Conflict("该节点已完成", "this milestone is done already", code="milestone_done")
+    milestone.done_at, milestone.report = now, _text(note, "note", 4000)
+    session.flush()
+    if all(m.done_at is not None for m in milestones_of(session, task.id)):
+        task.state, task.done_at = "done", now
+    return task
+
+
+def cancel(session: Session, principal: Principal, task_id: uuid.UUID) -> KeyTask:
+    task = get(session, task_id)
+    if principal.role not in POSTERS:
+        raise Forbidden("只有领导可以撤销", "only leaders cancel key tasks", code="role_not_allowed")
+    if task.state == "done":
+        raise Conflict("已完成的任务不能撤销", "a finished task cannot be cancelled", code="task_done")
+    task.state = "cancelled"
+    return task
+
+
+def milestones_of(session: Session, task_id: uuid.UUID) -> list[KeyTaskMilestone]:
+    return list(
+        session.scalars(
+            select(KeyTaskMilestone).where(KeyTaskMilestone.task_id == task_id).order_by(KeyTaskMilestone.seq)
+        )
+    )
+
+
+def progress(milestones: list[KeyTaskMilestone]) -> float:
+    """Share of the milestones' weight that is done (0–1)."""
+    total = sum(m.weight for m in milestones)
+    return round(sum(m.weight for m in milestones if m.done_at) / total, 4) if total else 0.0
+
+
+def task_dict(session: Session, task: KeyTask, today: date | None = None) -> dict[str, Any]:
+    ms = milestones_of(session, task.id)
+    today = today or utcnow().date()
+    late = [m.seq for m in ms if m.done_at is None and m.due < today]
+    return {
+        "id": str(task.id),
+        "title": task.title,
+        "goal": task.goal,
+        "deadline": task.deadline.isoformat(),
+        "state": task.state,
+        "taken_by_unit": task.taken_by_unit,
+        "taken_at": task.taken_at.isoformat() if task.taken_at else None,
+        "done_at": task.done_at.isoformat() if task.done_at else None,
+        "progress": progress(ms),
+        "late_milestones": late,
+        "milestones": [
+            {
+                "seq": m.seq,
+                "title": m.title,
+                "due": m.due.isoformat(),
+                "weight": m.weight,
+                "done_at": m.done_at.isoformat() if m.done_at else None,
+                "report": m.report,
+            }
+            for m in ms
+        ],
+    }
+
+
+def board(session: Session, state: str | None = None) -> list[dict[str, Any]]:
+    """Every key task (optionally of one state), nearest deadline first: the board (亮榜)."""
+    if state is not None and state not in STATES:
+        raise Invalid(
+            f"state 必须是 {'、'.join(STATES)} 之一",
+            f"state must be one of {', '.join(STATES)}",
+            details={"field": "state"},
+        )
+    stmt = select(KeyTask).order_by(KeyTask.deadline, KeyTask.posted_at)
+    if state:
+        stmt = stmt.where(KeyTask.state == state)
+    return [task_dict(session, t) for t in session.scalars(stmt)]
+
+
+def ranking(session: Session) -> list[dict[str, Any]]:
+    """Units ranked by their key tasks (用榜): done on time, then done, then mean progress."""
+    per: dict[str, dict[str, Any]] = {}
+    for t in session.scalars(
+        select(KeyTask).where(KeyTask.taken_by_unit.is_not(None), KeyTask.state != "cancelled")
+    ):
+        unit = per.setdefault(
+            t.taken_by_unit or "",
+            {"unit": t.taken_by_unit, "taken": 0, "done": 0, "done_on_time": 0, "progress_sum": 0.0},
+        )
+        unit["taken"] += 1
+        unit["progress_sum"] += progress(milestones_of(session, t.id))
+        if t.state == "done":
+            unit["done"] += 1
+            unit["done_on_time"] += int(t.done_at is not None and t.done_at.date() <= t.deadline)
+    rows = []
+    for u in per.values():
+        rows.append(
+            {
+                "unit": u["unit"],
+                "taken": u["taken"],
+                "done": u["done"],
+                "done_on_time": u["done_on_time"],
+                "mean_progress": round(u["progress_sum"] / u["taken"], 4),
+            }
+        )
+    rows.sort(key=lambda r: (-r["done_on_time"], -r["done"], -r["mean_progress"], r["unit"]))
+    for i, r in enumerate(rows, start=1):
+        r["rank"] = i
+    return rows

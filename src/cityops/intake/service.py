@@ -1,0 +1,57 @@
+"""The operations of intake, the capability's public entry point.
+
+Other capabilities and the faces (api, pages, cli) call these; the modules beside hold the
+channel logic: ``reports`` (human channels), ``camera`` + ``merchants`` + ``recheck`` (城市眼),
+``telemetry`` + ``rules`` (sensors), ``duplicates``, ``hotline``, ``inspectors``, ``registry``.
+"""
+
+from __future__ import annotations
+
+from cityops.intake.camera import AlarmResult, RawAlarm, ingest_alarms, sign
+from cityops.intake.merchants import list_merchants, mark, merchant_dict, sweep_windows
+from cityops.intake.recheck import sweep_rechecks
+from cityops.intake.registry import (
+    add_shop_front,
+    camera_dict,
+    device_dict,
+    list_cameras,
+    list_devices,
+    save_camera,
+    save_device,
+    save_merchant,
+)
+from cityops.intake.reports import Submitted, find_report, reports_of_case, submit
+from cityops.intake.signals import as_dict as signal_dict
+from cityops.intake.signals import get_signal, list_signals
+from cityops.intake.telemetry import MessageResult, ingest_messages, purge_readings, sweep_silence
+
+__all__ = [
+    "AlarmResult",
+    "MessageResult",
+    "RawAlarm",
+    "Submitted",
+    "add_shop_front",
+    "camera_dict",
+    "device_dict",
+    "find_report",
+    "get_signal",
+    "ingest_alarms",
+    "ingest_messages",
+    "list_cameras",
+    "list_devices",
+    "list_merchants",
+    "list_signals",
+    "mark",
+    "merchant_dict",
+    "purge_readings",
+    "reports_of_case",
+    "save_camera",
+    "save_device",
+    "save_merchant",
+    "sign",
+    "signal_dict",
+    "submit",
+    "sweep_rechecks",
+    "sweep_silence",
+    "sweep_windows",
+]
