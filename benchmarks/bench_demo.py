@@ -35,20 +35,29 @@ def _service_rate(engine, n: int) -> float:  # type: ignore[no-untyped-def]
     factory = make_sessionmaker(engine)
     with unit_of_work(factory) as s:
         users = {u.username: principal_for(u) for u in s.scalars(select(User).where(User.is_demo.is_(True)))}
-        sample = s.execute(select(cases.Case.lon, cases.Case.lat, cases.Case.category_code,
-                                  cases.Case.department_code)
-                           .where(cases.Case.department_code.is_not(None)).limit(n)).all()
+        sample = s.execute(
+            select(cases.Case.lon, cases.Case.lat, cases.Case.category_code, cases.Case.department_code)
+            .where(cases.Case.department_code.is_not(None))
+            .limit(n)
+        ).all()
     started = time.perf_counter()
     for lon, lat, category, department in sample:
         with unit_of_work(factory) as s:
-            case = cases.create_case(s, users["inspector"], CaseCreate(
-                description="基准测试案件", lon=lon, lat=lat, category_code=category, source="inspector"))
-            steps = [("operator", "file", ActionInput()),
-                     ("dispatcher", "dispatch", ActionInput(department_code=department)),
-                     (f"handler-{department}", "accept", ActionInput()),
-                     (f"handler-{department}", "handle", ActionInput(note="已处置")),
-                     ("inspector", "verify", ActionInput(passed=True)),
-                     ("dispatcher", "close", ActionInput())]
+            case = cases.create_case(
+                s,
+                users["inspector"],
+                CaseCreate(
+                    description="基准测试案件", lon=lon, lat=lat, category_code=category, source="inspector"
+                ),
+            )
+            steps = [
+                ("operator", "file", ActionInput()),
+                ("dispatcher", "dispatch", ActionInput(department_code=department)),
+                (f"handler-{department}", "accept", ActionInput()),
+                (f"handler-{department}", "handle", ActionInput(note="已处置")),
+                ("inspector", "verify", ActionInput(passed=True)),
+                ("dispatcher", "close", ActionInput()),
+            ]
             for who, action, body in steps:
                 cases.perform_action(s, users[who], case.id, action, body)
     return len(sample) / (time.perf_counter() - started)
@@ -63,8 +72,15 @@ def main(n_cases: int = 20_000) -> None:
         seconds = time.perf_counter() - started
         rate = _service_rate(engine, BASELINE_CASES)
         baseline = f"the same cases through cases.service ({rate:.0f}/s)"
-        emit("demo load, SQLite", seconds, "s", baseline=baseline, baseline_value=n_cases / rate,
-             cases=n_cases, case_logs=summary.get("case_logs_added"))
+        emit(
+            "demo load, SQLite",
+            seconds,
+            "s",
+            baseline=baseline,
+            baseline_value=n_cases / rate,
+            cases=n_cases,
+            case_logs=summary.get("case_logs_added"),
+        )
         engine.dispose()
 
 

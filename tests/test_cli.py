@@ -383,6 +383,10 @@ def test_worker_once_runs_every_job(demo_db: tuple[Cli, Result]) -> None:
         "intake_windows",
         "intake_sensors",
         "intake_retention",
+        "evaluation",
+        "indicators",
+        "deadline_risk",
+        "risk_scores",
     }
     assert "failed" not in report.values()
 

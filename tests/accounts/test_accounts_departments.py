@@ -32,4 +32,3 @@ def test_list_filters_and_names(db_session: Session) -> None:
     assert [d.code for d in service.list_departments(db_session, active_only=True)] == ["A1"]
     assert [d.code for d in service.list_departments(db_session, kind="street")] == ["B1"]
     assert service.department_names(db_session, ["B1", "NONE"]) == {"B1": "乙"}
-

@@ -186,8 +186,13 @@ def test_a_remembered_token_still_expires_on_time(monkeypatch: pytest.MonkeyPatc
 
     settings = CitySettings(secret_key="x" * 32, token_ttl_seconds=60)
     claims = tokens_module.TokenClaims(
-        user_id=uuid_module.uuid4(), username="u", role="operator", department_code=None,
-        area_code=None, version=0, is_demo=False,
+        user_id=uuid_module.uuid4(),
+        username="u",
+        role="operator",
+        department_code=None,
+        area_code=None,
+        version=0,
+        is_demo=False,
     )
     token = tokens_module.encode(claims, settings, issued_at=int(time_module.time()) - 50)
     decoded = tokens_module.decode(token, settings)  # verified and remembered

@@ -74,8 +74,15 @@ def _photo(session: Session, tmp_path: Path, who: Principal) -> str:
     from cityops.kit.storage import LocalStorage
 
     settings = Settings(storage_dir=tmp_path)
-    row = store_upload(session, LocalStorage(tmp_path), settings, who, filename="after.jpg",
-                       declared_type="image/jpeg", data=TINY_JPEG)
+    row = store_upload(
+        session,
+        LocalStorage(tmp_path),
+        settings,
+        who,
+        filename="after.jpg",
+        declared_type="image/jpeg",
+        data=TINY_JPEG,
+    )
     return str(row.id)
 
 
@@ -104,9 +111,11 @@ def test_happy_path_logs_every_step(session: Session, actors: Actors, tmp_path: 
         ("close", "verified", "closed"),
     ]
     assert [r.seq for r in log] == list(range(1, 8))
-    assert log[4].attachments == [
-        {"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": len(TINY_JPEG)}
-    ] and log[4].note == "已清理"
+    assert (
+        log[4].attachments
+        == [{"id": photo, "filename": "after.jpg", "content_type": "image/jpeg", "size": len(TINY_JPEG)}]
+        and log[4].note == "已清理"
+    )
     assert log[2].actor_role == "dispatcher"
     audits = session.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.subject_id == str(case.id))

@@ -17,18 +17,21 @@ def test_every_directory_entry_maps_to_a_demo_department() -> None:
         assert depts.district_department(e.kind, e.major_code, e.name) in known, e.name
 
 
-@pytest.mark.parametrize(("kind", "major", "name", "code"), [
-    ("component", "01", "供水井盖", "GS-SWJT"),
-    ("event", "01", "燃气井盖异常", "GS-RQJT"),
-    ("event", "01", "电力井盖异常", "GS-GDGS"),
-    ("component", "01", "通信井盖", "GS-DX"),
-    ("event", "01", "污水井盖异常", "GS-SZZX"),
-    ("event", "01", "路灯异常", "GS-SZZX"),
-    ("event", "02", "交通信号灯异常", "GS-JJDD"),
-    ("event", "06", "暴露垃圾", "GS-HWZX"),
-    ("event", "04", "行道树异常", "GS-YLZX"),
-    ("event", "09", "占用消防通道", "GS-XFJY"),
-])
+@pytest.mark.parametrize(
+    ("kind", "major", "name", "code"),
+    [
+        ("component", "01", "供水井盖", "GS-SWJT"),
+        ("event", "01", "燃气井盖异常", "GS-RQJT"),
+        ("event", "01", "电力井盖异常", "GS-GDGS"),
+        ("component", "01", "通信井盖", "GS-DX"),
+        ("event", "01", "污水井盖异常", "GS-SZZX"),
+        ("event", "01", "路灯异常", "GS-SZZX"),
+        ("event", "02", "交通信号灯异常", "GS-JJDD"),
+        ("event", "06", "暴露垃圾", "GS-HWZX"),
+        ("event", "04", "行道树异常", "GS-YLZX"),
+        ("event", "09", "占用消防通道", "GS-XFJY"),
+    ],
+)
 def test_named_owners(kind: str, major: str, name: str, code: str) -> None:
     assert depts.district_department(kind, major, name) == code
 
@@ -50,8 +53,16 @@ def test_departments_are_about_forty_plus_offices() -> None:
 def test_accounts_and_texts() -> None:
     rows = people.account_rows([("GS-CGJ", "拱墅区城市管理局")], STREETS)
     names = {r["username"] for r in rows}
-    assert {"operator", "dispatcher", "inspector", "leader", "admin", "handler-GS-CGJ",
-            "street-330105005", "citizen5"} <= names
+    assert {
+        "operator",
+        "dispatcher",
+        "inspector",
+        "leader",
+        "admin",
+        "handler-GS-CGJ",
+        "street-330105005",
+        "citizen5",
+    } <= names
     assert all(r["is_demo"] for r in rows)
     assert texts.facility_of("路灯异常") == "路灯"
     assert texts.templates_for("暴露垃圾") == texts.BY_NAME["暴露垃圾"]

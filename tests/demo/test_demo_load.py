@@ -98,8 +98,20 @@ def test_street_matters_go_to_the_street_office(session: Session) -> None:
     assert catalog.responsible_department(session, "06013", chain) == "GS-SZZX"  # 道路破损
 
 
-@pytest.mark.parametrize("username", ["operator", "dispatcher", "inspector", "leader", "admin",
-                                      "handler-GS-CGJ", "handler-GS-JD005", "citizen1", "street-330105005"])
+@pytest.mark.parametrize(
+    "username",
+    [
+        "operator",
+        "dispatcher",
+        "inspector",
+        "leader",
+        "admin",
+        "handler-GS-CGJ",
+        "handler-GS-JD005",
+        "citizen1",
+        "street-330105005",
+    ],
+)
 def test_demo_accounts_sign_in_with_demo(session: Session, username: str) -> None:
     user = accounts.authenticate(session, username, "demo", DEMO)
     assert user.is_demo
@@ -155,7 +167,11 @@ def test_points_locate_to_their_grid(session: Session) -> None:
     for c in _cases(session):
         loc = areas.locate(session, c.lon, c.lat)
         assert (loc.grid_code, loc.community_code, loc.street_code, loc.grade) == (
-            c.grid_code, c.community_code, c.street_code, c.grade), c.code
+            c.grid_code,
+            c.community_code,
+            c.street_code,
+            c.grade,
+        ), c.code
 
 
 def test_departments_and_deadlines_follow_catalog_and_clock(session: Session) -> None:
@@ -217,5 +233,7 @@ def test_reset_reloads_the_same_demo(engine: Engine, loaded: dict[str, Any]) -> 
     assert again["removed_cases"] == N and again["cases"] == N
     with make_sessionmaker(engine)() as s:
         assert {(c.code, c.description, c.state) for c in _cases(s)} == before
-        assert s.scalar(select(func.count()).select_from(User).where(User.is_demo.is_(True))) == (
-            loaded["demo_accounts"])
+        assert (
+            s.scalar(select(func.count()).select_from(User).where(User.is_demo.is_(True)))
+            == (loaded["demo_accounts"])
+        )

@@ -238,8 +238,7 @@ def test_misrouted_return_then_recategorize_is_a_training_row_and_handling_is_sc
     handler = _auth(client, f"handler-{department}")
     assert client.post(f"/api/v1/cases/{case['id']}/accept", headers=handler).status_code == 200
     note = (
-        "您好，经现场核实，桥西社区门口堆积的垃圾已于今日全部清运完毕，"
-        "并已督促物业每日巡查。感谢您的监督。"
+        "您好，经现场核实，桥西社区门口堆积的垃圾已于今日全部清运完毕，并已督促物业每日巡查。感谢您的监督。"
     )
     r = client.post(f"/api/v1/cases/{case['id']}/handle", headers=handler, json={"note": note})
     assert r.status_code == 200, r.text

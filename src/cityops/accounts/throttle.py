@@ -27,6 +27,7 @@ ADDRESS_FREE_FAILURES = 20
 MAX_DELAY_SECONDS = 900
 FORGET_AFTER = timedelta(hours=1)
 
+
 def _keys(username: str, address: str | None) -> dict[str, int]:
     keys = {f"user:{username.strip().lower()[:150]}": ACCOUNT_FREE_FAILURES}
     if address:

@@ -74,7 +74,7 @@ def download(
     name = attachment.filename or "attachment"
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # for clients that ignore filename*
     headers = {
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+        "Content-Disposition": f'attachment; filename="{ascii_name}"; '
         f"filename*=UTF-8''{quote(name, safe='')}",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store",

@@ -313,7 +313,8 @@ def callback(a: Act) -> str:
     body = a.body
     if not body.reached and body.satisfaction is not None:
         raise Invalid(
-            "未接通时不能记录满意度", "a callback that did not reach the reporter has no satisfaction",
+            "未接通时不能记录满意度",
+            "a callback that did not reach the reporter has no satisfaction",
             details={"field": "satisfaction"},
         )
     satisfaction.record_callback(
@@ -356,8 +357,13 @@ def _check_extension_ceiling(a: Act, hours: float) -> None:
             f"extension above the limit: this deadline may be extended by at most {ceiling:g} hours "
             f"in total; {used:g} already granted, at most {left:g} more",
             code="extension_above_limit",
-            details={"field": "extra_hours", "requested_hours": hours, "max_hours": ceiling,
-                     "granted_hours": used, "remaining_hours": left},
+            details={
+                "field": "extra_hours",
+                "requested_hours": hours,
+                "max_hours": ceiling,
+                "granted_hours": used,
+                "remaining_hours": left,
+            },
         )
 
 

@@ -183,8 +183,10 @@ def get_satisfaction(
     return SatisfactionDetail(
         rounds=[
             SatisfactionRound.model_validate(
-                {**{k: getattr(r, k) for k in SatisfactionRound.model_fields if k != "result_name"},
-                 "result_name": names.get(r.result or "")}
+                {
+                    **{k: getattr(r, k) for k in SatisfactionRound.model_fields if k != "result_name"},
+                    "result_name": names.get(r.result or ""),
+                }
             )
             for r in rounds
         ],

@@ -157,8 +157,9 @@ def _invalid(zh: str, en: str, row: int | None, field: str) -> Invalid:
     if row is not None:
         details["row"] = row
     where = f"第 {row} 行：" if row is not None else ""
-    return Invalid(where + zh, (f"row {row}: " if row is not None else "") + en,
-                   code="invalid_schedule", details=details)
+    return Invalid(
+        where + zh, (f"row {row}: " if row is not None else "") + en, code="invalid_schedule", details=details
+    )
 
 
 def parse_schedule(rows: Iterable[Mapping[str, Any]]) -> list[ScheduleDay]:
@@ -174,8 +175,12 @@ def parse_schedule(rows: Iterable[Mapping[str, Any]]) -> list[ScheduleDay]:
             raise _invalid("日期必须是 YYYY-MM-DD", "date must be YYYY-MM-DD", number, "date") from None
         kind = str(row.get("kind", "")).strip().lower()
         if kind not in KINDS:
-            raise _invalid("kind 必须是 holiday（放假）或 workday（调休上班）",
-                           "kind must be holiday or workday", number, "kind")
+            raise _invalid(
+                "kind 必须是 holiday（放假）或 workday（调休上班）",
+                "kind must be holiday or workday",
+                number,
+                "kind",
+            )
         if day in seen:
             raise _invalid(f"{day} 出现了两次", f"{day} appears twice", number, "date")
         seen.add(day)
@@ -202,8 +207,12 @@ def parse_schedule_text(text: str, filename: str) -> list[ScheduleDay]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"date", "kind"} - set(reader.fieldnames or [])
     if missing:
-        raise _invalid(f"缺少列：{'、'.join(sorted(missing))}（需要 date,kind,name）",
-                       f"missing columns: {', '.join(sorted(missing))} (need date,kind,name)", None, "header")
+        raise _invalid(
+            f"缺少列：{'、'.join(sorted(missing))}（需要 date,kind,name）",
+            f"missing columns: {', '.join(sorted(missing))} (need date,kind,name)",
+            None,
+            "header",
+        )
     return parse_schedule(reader)
 
 
@@ -230,8 +239,14 @@ def import_schedule(
         mark.imported_at, mark.imported_by = now, principal.id
         session.add(mark)
     session.flush()
-    external.audit(session, principal, "calendar.schedule_imported", ",".join(map(str, years)),
-                   {"days": len(days), "source": source}, subject_type="calendar")
+    external.audit(
+        session,
+        principal,
+        "calendar.schedule_imported",
+        ",".join(map(str, years)),
+        {"days": len(days), "source": source},
+        subject_type="calendar",
+    )
     invalidate()
     return {"days": len(days), "years": years}
 

@@ -85,8 +85,9 @@ def _attachments(session: Session, principal: Principal, ids: list[uuid.UUID]) -
                 code="unknown_attachment",
                 details={"field": "attachments", "id": str(attachment_id)},
             ) from None
-        described.append({"id": str(row.id), "filename": row.filename, "content_type": row.content_type,
-                          "size": row.size})
+        described.append(
+            {"id": str(row.id), "filename": row.filename, "content_type": row.content_type, "size": row.size}
+        )
     return described
 
 
@@ -197,8 +198,16 @@ def add_attachments(
         return case
     with session.no_autoflush:
         journal.append(
-            session, case, principal, "attach", case.state, case.state, at=now,
-            note=_text(note, "note"), attachments=described, request_id=request_id,
+            session,
+            case,
+            principal,
+            "attach",
+            case.state,
+            case.state,
+            at=now,
+            note=_text(note, "note"),
+            attachments=described,
+            request_id=request_id,
         )
     try:
         session.flush()

@@ -325,9 +325,7 @@ class CaseSearchTerm(Base):
     __table_args__ = (Index("ix_case_search_terms_case", "case_id"),)
 
     term: Mapped[str] = mapped_column(String(8), primary_key=True)
-    case_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
-    )
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CaseSearchDoc(Base):

@@ -35,9 +35,7 @@ from cityops.web.openapi import error_responses
 from cityops.web.pagekit import MaybePrincipal, page_router
 
 # Only actions that mean progress to the public (cases.transitions, shared with the citizen's log).
-_PUBLIC_ACTIONS = frozenset(
-    PUBLIC_ACTIONS
-)
+_PUBLIC_ACTIONS = frozenset(PUBLIC_ACTIONS)
 
 
 def access_token(code: str, secret_key: str) -> str:

@@ -302,9 +302,7 @@ def visible_case_with_attachment(session: Session, principal: Principal, attachm
     from sqlalchemy import String, cast
 
     case_ids = session.scalars(
-        select(CaseLog.case_id)
-        .where(cast(CaseLog.attachments, String).like(f"%{attachment_id}%"))
-        .distinct()
+        select(CaseLog.case_id).where(cast(CaseLog.attachments, String).like(f"%{attachment_id}%")).distinct()
     ).all()
     for case_id in case_ids:
         try:

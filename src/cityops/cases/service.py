@@ -249,7 +249,12 @@ def rating_view(session: Session, token: str, *, reopened: bool = False) -> Rati
 
 
 def rate_by_token(
-    session: Session, token: str, result: str, comment: str | None, *, now: datetime | None = None,
+    session: Session,
+    token: str,
+    result: str,
+    comment: str | None,
+    *,
+    now: datetime | None = None,
     request_id: str | None = None,
 ) -> RatingView:
     """The reporter rates a closing through the link sent to them; the token is the credential.

@@ -175,4 +175,3 @@ def reply_scores(session: Session, since: datetime, until: datetime) -> list[dic
         if isinstance(score, dict):
             out.append({"case_id": case_id, "department_code": department, "score": score})
     return out
-

@@ -119,9 +119,7 @@ def sweep_deadlines(session: Session, now: datetime | None = None) -> dict[str, 
     overdue_cond = running & Case.overdue.is_(False) & (Case.deadline <= now)
     # An overdue case is also past its warning time; it gets the overdue mark only.
     warn_cond = running & Case.warned.is_(False) & Case.overdue.is_(False) & (Case.warn_at <= now)
-    verify_cond = (
-        (Case.state == "handled") & Case.verify_overdue.is_(False) & (Case.verify_deadline <= now)
-    )
+    verify_cond = (Case.state == "handled") & Case.verify_overdue.is_(False) & (Case.verify_deadline <= now)
     for kind, cond, order, values in (
         ("overdue", overdue_cond, Case.deadline, {"overdue": True, "overdue_at": now, "warned": True}),
         ("warning", warn_cond, Case.warn_at, {"warned": True}),

@@ -191,7 +191,11 @@ def _tasks_by_case(
 
 
 def view_cases(
-    session: Session, principal: Principal, cases: Sequence[Case], *, request_id: str | None = None,
+    session: Session,
+    principal: Principal,
+    cases: Sequence[Case],
+    *,
+    request_id: str | None = None,
     reveal: bool = False,
 ) -> list[CaseOut]:
     """A list page (without tasks); one audit record names every case shown unmasked."""

@@ -415,8 +415,11 @@ def set_stage_limits(session: Session, code: str, values: Mapping[str, float | N
                 details={"field": name},
             )
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            or value <= 0 or value > 10_000
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+            or value > 10_000
         ):
             raise Invalid(
                 f"{name} 必须是 0 到 10000 之间的正数",

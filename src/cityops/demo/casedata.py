@@ -35,16 +35,49 @@ Tick = Callable[[int], None]
 CHUNK = 2000
 
 CASE_DEFAULTS: dict[str, Any] = {
-    "address": None, "grid_code": None, "community_code": None, "street_code": None, "grade": None,
-    "department_code": None, "reporter_user_id": None, "reporter_name": None, "reporter_phone": None,
-    "created_by_id": None, "idempotency_key": None, "filed_at": None, "dispatched_at": None,
-    "accepted_at": None, "handled_at": None, "verified_at": None, "closed_at": None, "limit_kind": None,
-    "limit_value": None, "deadline": None, "warn_at": None, "warned": False, "overdue": False,
-    "overdue_at": None, "escalated": False, "park_requested": False, "park_reason": None,
-    "parked_at": None, "parked_from_state": None, "paused_seconds": 0.0, "extension_requested": False,
-    "extension_hours": None, "extension_reason": None, "extensions_granted": 0, "extended_hours": 0.0,
-    "reopened_count": 0, "returned_count": 0, "clock_extended_hours": 0.0, "verify_deadline": None,
-    "verify_overdue": False, "rework_count": 0, "satisfaction": None, "satisfaction_channel": None,
+    "address": None,
+    "grid_code": None,
+    "community_code": None,
+    "street_code": None,
+    "grade": None,
+    "department_code": None,
+    "reporter_user_id": None,
+    "reporter_name": None,
+    "reporter_phone": None,
+    "created_by_id": None,
+    "idempotency_key": None,
+    "filed_at": None,
+    "dispatched_at": None,
+    "accepted_at": None,
+    "handled_at": None,
+    "verified_at": None,
+    "closed_at": None,
+    "limit_kind": None,
+    "limit_value": None,
+    "deadline": None,
+    "warn_at": None,
+    "warned": False,
+    "overdue": False,
+    "overdue_at": None,
+    "escalated": False,
+    "park_requested": False,
+    "park_reason": None,
+    "parked_at": None,
+    "parked_from_state": None,
+    "paused_seconds": 0.0,
+    "extension_requested": False,
+    "extension_hours": None,
+    "extension_reason": None,
+    "extensions_granted": 0,
+    "extended_hours": 0.0,
+    "reopened_count": 0,
+    "returned_count": 0,
+    "clock_extended_hours": 0.0,
+    "verify_deadline": None,
+    "verify_overdue": False,
+    "rework_count": 0,
+    "satisfaction": None,
+    "satisfaction_channel": None,
     "satisfaction_at": None,
 }
 
@@ -59,11 +92,17 @@ def load_grids(session: Session) -> list[Grid]:
     for a, geom in zip(rows, geoms, strict=True):
         community_name, street_code = communities.get(a.parent_code or "", ("", None))
         street_code = street_code or ""
-        grids.append(Grid(
-            code=a.code, community_code=a.parent_code or "", community_name=community_name,
-            street_code=street_code, street_name=streets.get(street_code, ""), grade=a.grade or "B",
-            geometry=geom,
-        ))
+        grids.append(
+            Grid(
+                code=a.code,
+                community_code=a.parent_code or "",
+                community_name=community_name,
+                street_code=street_code,
+                street_name=streets.get(street_code, ""),
+                grade=a.grade or "B",
+                geometry=geom,
+            )
+        )
     return grids
 
 
@@ -82,9 +121,9 @@ def _limits(session: Session, codes: list[str]) -> Callable[[str, str | None], c
     return limit
 
 
-def _routing(session: Session, district: str) -> tuple[
-    Callable[[str, Report], str], Callable[[str, Report, str], str]
-]:
+def _routing(
+    session: Session, district: str
+) -> tuple[Callable[[str, Report], str], Callable[[str, Report, str], str]]:
     rows, _ = catalog.list_responsibilities(session, limit=1_000_000)
     table = {(r.category_code, r.area_code): r.department_code for r in rows}
 
@@ -114,7 +153,7 @@ def _day_offsets(session: Session, since: datetime, prefix: str) -> dict[str, in
     used: dict[str, int] = defaultdict(int)
     for code in session.scalars(select(Case.code).where(Case.created_at >= since - timedelta(days=1))):
         if code.startswith(prefix) and "-" in code:
-            day, number = code[len(prefix):].split("-", 1)
+            day, number = code[len(prefix) :].split("-", 1)
             if number.isdigit():
                 used[day] = max(used[day], int(number))
     return used
@@ -128,18 +167,26 @@ def _bump_counters(session: Session, last: dict[str, int], now: datetime) -> Non
             if day in last:
                 name = f"case_code_seq_{day}"
                 session.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))
-                session.execute(text(f"SELECT setval('{name}', GREATEST({last[day]}, "
-                                     f"(SELECT last_value FROM {name})))"))
+                session.execute(
+                    text(f"SELECT setval('{name}', GREATEST({last[day]}, (SELECT last_value FROM {name})))")
+                )
         return
     for day, number in last.items():
         stmt = sqlite_insert(CaseCodeCounter).values(day=day, last=number)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["day"], set_={"last": func.max(CaseCodeCounter.last, stmt.excluded.last)})
+            index_elements=["day"], set_={"last": func.max(CaseCodeCounter.last, stmt.excluded.last)}
+        )
         session.execute(stmt)
 
 
 def generate_cases(
-    session: Session, *, n: int, seed: int, now: datetime, district: str, prefix: str,
+    session: Session,
+    *,
+    n: int,
+    seed: int,
+    now: datetime,
+    district: str,
+    prefix: str,
     tick: Tick | None = None,
 ) -> dict[str, int]:
     """Generate ``n`` cases of the year before ``now`` and insert them; returns row counts."""
@@ -150,8 +197,14 @@ def generate_cases(
         return {"cases": 0, "case_logs": 0}
     limit = _limits(session, [c for c, _ in categories])
     department, alternative = _routing(session, district)
-    ctx = Context(cal=working_calendar(session), now=now, actors=_actors(session), limit=limit,
-                  department=department, alternative=alternative)
+    ctx = Context(
+        cal=working_calendar(session),
+        now=now,
+        actors=_actors(session),
+        limit=limit,
+        department=department,
+        alternative=alternative,
+    )
     reports = sample_reports(n, seed, now, grids, categories)
     used = _day_offsets(session, now - timedelta(days=366), prefix)
     rng = random.Random(seed + 1)
@@ -175,8 +228,12 @@ def generate_cases(
 
 
 def _flush(session: Session, buffers: dict[str, list[dict[str, Any]]], totals: dict[str, int]) -> None:
-    for key, table, total in (("cases", Case, "cases"), ("logs", CaseLog, "case_logs"),
-                              ("tasks", CaseTask, "case_tasks"), ("sups", Supervision, "case_supervisions")):
+    for key, table, total in (
+        ("cases", Case, "cases"),
+        ("logs", CaseLog, "case_logs"),
+        ("tasks", CaseTask, "case_tasks"),
+        ("sups", Supervision, "case_supervisions"),
+    ):
         rows = buffers[key]
         if rows:
             # Core executemany, one statement per chunk: the ORM bulk path falls back to one

@@ -43,12 +43,14 @@ Step = Callable[[str, int], Tick]
 def _progress(enabled: bool) -> Iterator[Step]:
     """A rich progress bar with one line per step (or a silent stand-in)."""
     if not enabled:
-        yield lambda _label, _total: (lambda *_args: None)
+        yield lambda _label, _total: lambda *_args: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn()) as bar:
+    with Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    ) as bar:
+
         def step(label: str, total: int) -> Tick:
             task = bar.add_task(label, total=max(total, 1))
 
@@ -62,7 +64,8 @@ def _progress(enabled: bool) -> Iterator[Step]:
 
 def _is_loaded(session: Session, n_cases: int) -> bool:
     has_accounts = session.scalar(
-        select(func.count()).select_from(User).where(User.is_demo.is_(True), User.username == "admin"))
+        select(func.count()).select_from(User).where(User.is_demo.is_(True), User.username == "admin")
+    )
     if not has_accounts:
         return False
     if n_cases == 0:
@@ -100,13 +103,16 @@ def load_departments(session: Session, settings: Settings) -> tuple[int, int]:
     for dept in depts.all_departments(streets):
         if dept.code not in existing:
             street = next((c for c, _ in streets if depts.street_office_code(c) == dept.code), None)
-            catalog.create_department(session, code=dept.code, name=dept.name, kind=dept.kind,
-                                      area_code=street, phone=dept.phone)
+            catalog.create_department(
+                session, code=dept.code, name=dept.name, kind=dept.kind, area_code=street, phone=dept.phone
+            )
             added += 1
     cats, _ = catalog.list_categories(session, limit=100_000)
     wanted = depts.responsibility_rows(
         [(c.code, c.kind, c.major_code, c.name) for c in cats],
-        _district(session, settings), [c for c, _ in streets])
+        _district(session, settings),
+        [c for c, _ in streets],
+    )
     rows, _ = catalog.list_responsibilities(session, limit=1_000_000)
     have = {(r.category_code, r.area_code) for r in rows}
     missing = [row for row in wanted if (row[0], row[1]) not in have]
@@ -117,8 +123,9 @@ def load_departments(session: Session, settings: Settings) -> tuple[int, int]:
 
 def load_accounts(session: Session) -> int:
     """The demo accounts that are missing, all with the password "demo" hashed once."""
-    departments = [(d.code, d.name) for d in catalog.list_departments(session)
-                   if d.code.startswith(depts.PREFIX)]
+    departments = [
+        (d.code, d.name) for d in catalog.list_departments(session) if d.code.startswith(depts.PREFIX)
+    ]
     rows = people.account_rows(departments, _streets(session))
     names = [r["username"] for r in rows]
     have = set(session.scalars(select(User.username).where(User.username.in_(names))))
@@ -130,15 +137,20 @@ def load_accounts(session: Session) -> int:
 
 def _demo_case_ids(session: Session) -> list[Any]:
     demo_users = select(User.id).where(User.is_demo.is_(True))
-    return list(session.scalars(select(Case.id).where(or_(
-        Case.idempotency_key.like(f"{KEY_PREFIX}%"), Case.created_by_id.in_(demo_users)))))
+    return list(
+        session.scalars(
+            select(Case.id).where(
+                or_(Case.idempotency_key.like(f"{KEY_PREFIX}%"), Case.created_by_id.in_(demo_users))
+            )
+        )
+    )
 
 
 def delete_demo(session: Session) -> dict[str, int]:
     """Delete the demo rows (see the module docstring); returns what was removed."""
     ids = _demo_case_ids(session)
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         for table in (CaseLog, CaseTask, Supervision, CaseSearchTerm, CaseSearchDoc):
             session.execute(delete(table).where(table.case_id.in_(chunk)))
         session.execute(delete(Case).where(Case.id.in_(chunk)))
@@ -208,8 +220,11 @@ def load_demo(
     else:
         with unit_of_work(factory) as session:
             if _is_loaded(session, n_cases):
-                return {"status": "already loaded", **_counts(session),
-                        "seconds": round(time.perf_counter() - started, 2)}
+                return {
+                    "status": "already loaded",
+                    **_counts(session),
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
     with _progress(progress) as step:
         with unit_of_work(factory) as session:
             summary["areas_added"] = load_areas(session, step("区域 areas", 1600))
@@ -235,8 +250,15 @@ def load_demo(
         with unit_of_work(factory) as session:
             if n_cases > 0 and not _has_demo_cases(session):
                 district = _district(session, settings)
-                made = generate_cases(session, n=n_cases, seed=seed, now=now, district=district,
-                                      prefix=settings.case_code_prefix, tick=step("历史案件 cases", n_cases))
+                made = generate_cases(
+                    session,
+                    n=n_cases,
+                    seed=seed,
+                    now=now,
+                    district=district,
+                    prefix=settings.case_code_prefix,
+                    tick=step("历史案件 cases", n_cases),
+                )
                 summary.update({f"{k}_added": v for k, v in made.items()})
         with unit_of_work(factory) as session:
             # The full-text index of the generated descriptions (the worker keeps it current).

@@ -24,9 +24,46 @@ STAFF: tuple[tuple[str, str, str], ...] = (
 CITIZENS = 5
 
 SURNAMES = (
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "林", "高", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
-    "沈", "蒋", "钱", "俞", "施", "金", "方", "姚",
+    "王",
+    "李",
+    "张",
+    "刘",
+    "陈",
+    "杨",
+    "黄",
+    "赵",
+    "吴",
+    "周",
+    "徐",
+    "孙",
+    "马",
+    "朱",
+    "胡",
+    "郭",
+    "何",
+    "林",
+    "高",
+    "罗",
+    "郑",
+    "梁",
+    "谢",
+    "宋",
+    "唐",
+    "许",
+    "韩",
+    "冯",
+    "邓",
+    "曹",
+    "彭",
+    "曾",
+    "沈",
+    "蒋",
+    "钱",
+    "俞",
+    "施",
+    "金",
+    "方",
+    "姚",
 )
 TITLES = ("先生", "女士")
 
@@ -51,22 +88,36 @@ def account_rows(
         {"username": u, "role": r, "display_name": n, "is_demo": True} for u, r, n in STAFF
     ]
     for code, name in departments:
-        rows.append({
-            "username": handler_username(code), "role": "handler", "department_code": code,
-            "display_name": f"{name}处置员（演示）", "is_demo": True,
-        })
+        rows.append(
+            {
+                "username": handler_username(code),
+                "role": "handler",
+                "department_code": code,
+                "display_name": f"{name}处置员（演示）",
+                "is_demo": True,
+            }
+        )
     for code, name in streets:
-        rows.append({
-            "username": street_username(code), "role": "operator", "area_code": code,
-            "display_name": f"{name}受理员（演示）", "is_demo": True,
-        })
+        rows.append(
+            {
+                "username": street_username(code),
+                "role": "operator",
+                "area_code": code,
+                "display_name": f"{name}受理员（演示）",
+                "is_demo": True,
+            }
+        )
     rng = random.Random(7)
     for i in range(1, CITIZENS + 1):
-        rows.append({
-            "username": f"citizen{i}", "role": "citizen",
-            "display_name": f"{rng.choice(SURNAMES)}{rng.choice(TITLES)}（演示市民）",
-            "phone": fake_phone(i), "is_demo": True,
-        })
+        rows.append(
+            {
+                "username": f"citizen{i}",
+                "role": "citizen",
+                "display_name": f"{rng.choice(SURNAMES)}{rng.choice(TITLES)}（演示市民）",
+                "phone": fake_phone(i),
+                "is_demo": True,
+            }
+        )
     return rows
 
 

@@ -31,8 +31,22 @@ STREET_ROADS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_ROADS = ("莫干山路", "上塘路", "湖墅南路", "东新路", "石祥路")
 
-SHOPS = ("水果店", "小吃店", "便利店", "五金店", "理发店", "奶茶店", "面馆", "早餐店", "烧烤店", "汽修店",
-         "快递驿站", "菜场摊位", "服装店", "烟酒店")
+SHOPS = (
+    "水果店",
+    "小吃店",
+    "便利店",
+    "五金店",
+    "理发店",
+    "奶茶店",
+    "面馆",
+    "早餐店",
+    "烧烤店",
+    "汽修店",
+    "快递驿站",
+    "菜场摊位",
+    "服装店",
+    "烟酒店",
+)
 JUNK = ("废旧家具", "纸板箱", "建筑材料", "旧床垫", "泡沫箱", "杂物", "废旧自行车", "花盆杂物")
 GOODS = ("水果", "蔬菜", "小商品", "早点", "烤红薯", "鲜花", "袜子衣物")
 NOISES = ("KTV 唱歌声音很大", "广场舞音响声音过大", "商铺外放音响", "空调外机噪声", "装修电钻声")
@@ -51,22 +65,44 @@ PLACES = (
 
 # Templates for the categories that dominate a district's cases (by matter name).
 BY_NAME: dict[str, tuple[str, ...]] = {
-    "暴露垃圾": ("{place}有生活垃圾散落在地，未入桶，气味较大", "{place}堆放多袋生活垃圾，无人清理",
-             "{place}绿化带旁有暴露垃圾一处，约{n}平方米", "{place}垃圾袋被丢在路边，已引来蚊蝇"),
-    "乱堆杂物": ("{place}堆放{junk}多日，影响通行", "{place}楼道口堆满{junk}，存在消防隐患",
-             "{place}人行道上堆放{junk}，行人只能走机动车道"),
-    "占道经营": ("{place}有流动摊贩占道销售{goods}，影响行人通行", "{place}早晚高峰有摊贩摆摊卖{goods}",
-             "{place}三轮车占用人行道销售{goods}"),
-    "店外经营": ("{place}商户将商品摆放至店外人行道经营", "{road}{num}号{shop}在店外摆放桌椅经营",
-             "{road}{num}号{shop}占用门前人行道堆放货物"),
-    "机动车乱停放": ("{place}有{n}辆机动车停放在人行道上", "{place}机动车占用非机动车道停放，影响通行",
-               "一辆{color}小轿车长时间停放在{place}，占用盲道"),
+    "暴露垃圾": (
+        "{place}有生活垃圾散落在地，未入桶，气味较大",
+        "{place}堆放多袋生活垃圾，无人清理",
+        "{place}绿化带旁有暴露垃圾一处，约{n}平方米",
+        "{place}垃圾袋被丢在路边，已引来蚊蝇",
+    ),
+    "乱堆杂物": (
+        "{place}堆放{junk}多日，影响通行",
+        "{place}楼道口堆满{junk}，存在消防隐患",
+        "{place}人行道上堆放{junk}，行人只能走机动车道",
+    ),
+    "占道经营": (
+        "{place}有流动摊贩占道销售{goods}，影响行人通行",
+        "{place}早晚高峰有摊贩摆摊卖{goods}",
+        "{place}三轮车占用人行道销售{goods}",
+    ),
+    "店外经营": (
+        "{place}商户将商品摆放至店外人行道经营",
+        "{road}{num}号{shop}在店外摆放桌椅经营",
+        "{road}{num}号{shop}占用门前人行道堆放货物",
+    ),
+    "机动车乱停放": (
+        "{place}有{n}辆机动车停放在人行道上",
+        "{place}机动车占用非机动车道停放，影响通行",
+        "一辆{color}小轿车长时间停放在{place}，占用盲道",
+    ),
     "非机动车乱停放": ("{place}电动自行车停放杂乱，堵塞人行道", "{place}非机动车乱停放约{n}辆，行人无法通行"),
     "共享单车乱象": ("{place}共享单车堆积约{n}0辆，占用盲道", "{place}共享单车倒伏一片，无人清理"),
-    "非法小广告": ("{place}电线杆上张贴大量小广告", "{place}墙面被喷涂办证小广告",
-              "{place}配电箱上贴满疏通管道小广告"),
-    "道路破损": ("{place}人行道地砖松动破损约{n}块，雨天踩踏溅水", "{place}机动车道出现坑槽，直径约{n}0厘米",
-             "{place}路面沉陷开裂，电动车经过容易摔倒"),
+    "非法小广告": (
+        "{place}电线杆上张贴大量小广告",
+        "{place}墙面被喷涂办证小广告",
+        "{place}配电箱上贴满疏通管道小广告",
+    ),
+    "道路破损": (
+        "{place}人行道地砖松动破损约{n}块，雨天踩踏溅水",
+        "{place}机动车道出现坑槽，直径约{n}0厘米",
+        "{place}路面沉陷开裂，电动车经过容易摔倒",
+    ),
     "垃圾站（箱）满溢": ("{place}垃圾桶满溢，周边散落垃圾", "{place}垃圾收集点满溢，未及时清运"),
     "道路不洁": ("{place}路面有大量落叶和烟头，未及时清扫", "{place}路面油污明显，需要冲洗"),
     "积存垃圾渣土": ("{place}堆积建筑垃圾渣土约{n}方", "{place}装修垃圾堆放多日无人清运"),
@@ -87,13 +123,28 @@ BY_NAME: dict[str, tuple[str, ...]] = {
 
 # Keyword families for the rest: (keyword in the category name, templates).
 BY_KEYWORD: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("井盖", ("{place}{facility}破损，存在安全隐患", "{place}{facility}缺失，已临时用锥桶围挡",
-            "{place}{facility}松动，车辆经过时异响", "{place}{facility}下沉，与路面高差约{n}厘米")),
+    (
+        "井盖",
+        (
+            "{place}{facility}破损，存在安全隐患",
+            "{place}{facility}缺失，已临时用锥桶围挡",
+            "{place}{facility}松动，车辆经过时异响",
+            "{place}{facility}下沉，与路面高差约{n}厘米",
+        ),
+    ),
     ("箅子", ("{place}{facility}堵塞，下雨时积水", "{place}{facility}破损")),
-    ("灯", ("{place}{facility}夜间不亮，已有{n}天", "{place}{facility}白天常亮",
-           "{place}{facility}灯罩破损")),
-    ("树", ("{place}{facility}倾斜，有倒伏风险", "{place}{facility}有枯枝悬挂，容易砸到行人",
-           "{place}{facility}遮挡交通信号灯")),
+    (
+        "灯",
+        ("{place}{facility}夜间不亮，已有{n}天", "{place}{facility}白天常亮", "{place}{facility}灯罩破损"),
+    ),
+    (
+        "树",
+        (
+            "{place}{facility}倾斜，有倒伏风险",
+            "{place}{facility}有枯枝悬挂，容易砸到行人",
+            "{place}{facility}遮挡交通信号灯",
+        ),
+    ),
     ("绿地", ("{place}{facility}植被枯死一片", "{place}{facility}被踩踏，裸土外露")),
     ("护栏", ("{place}{facility}被撞变形", "{place}{facility}缺失一段")),
     ("牌", ("{place}{facility}歪斜", "{place}{facility}字迹模糊", "{place}{facility}脱落")),
@@ -102,16 +153,26 @@ BY_KEYWORD: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("施工", ("{place}{name}，请尽快处理", "{place}工地存在{name}问题")),
     ("广告", ("{place}{name}，影响市容", "{place}发现{name}")),
 )
-GENERIC_FACILITY = ("{place}{facility}损坏，请尽快修复", "{place}{facility}破损，存在安全隐患",
-                    "{place}{facility}功能异常，影响市民使用")
-GENERIC_EVENT = ("{place}发现{name}问题，请尽快处理", "{place}存在{name}现象，居民多次反映",
-                 "{place}{name}，影响周边环境")
-SOURCE_PREFIX = {"inspector": "巡查发现：", "camera": "城市眼识别：", "hotline": "12345 热线转办：",
-                 "web": ""}
+GENERIC_FACILITY = (
+    "{place}{facility}损坏，请尽快修复",
+    "{place}{facility}破损，存在安全隐患",
+    "{place}{facility}功能异常，影响市民使用",
+)
+GENERIC_EVENT = (
+    "{place}发现{name}问题，请尽快处理",
+    "{place}存在{name}现象，居民多次反映",
+    "{place}{name}，影响周边环境",
+)
+SOURCE_PREFIX = {
+    "inspector": "巡查发现：",
+    "camera": "城市眼识别：",
+    "hotline": "12345 热线转办：",
+    "web": "",
+}
 
 
 def facility_of(name: str) -> str:
-    """"路灯异常" → "路灯"; a matter without the suffix keeps its name."""
+    """ "路灯异常" → "路灯"; a matter without the suffix keeps its name."""
     for suffix in ("异常SOS", "异常"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -134,8 +195,12 @@ def address(rng: random.Random, street_code: str | None, community: str) -> tupl
     road = rng.choice(roads)
     road2 = rng.choice([r for r in roads if r != road] or [road])
     values = {
-        "road": road, "road2": road2, "num": str(rng.randrange(1, 480)),
-        "shop": rng.choice(SHOPS), "community": community or road, "bld": str(rng.randrange(1, 40)),
+        "road": road,
+        "road2": road2,
+        "num": str(rng.randrange(1, 480)),
+        "shop": rng.choice(SHOPS),
+        "community": community or road,
+        "bld": str(rng.randrange(1, 40)),
     }
     return rng.choice(PLACES).format(**values), values
 
@@ -144,35 +209,63 @@ def describe(rng: random.Random, name: str, source: str, place: str, values: dic
     """A plausible description for a case of category ``name``."""
     template = rng.choice(templates_for(name))
     text = template.format(
-        place=place, name=name, facility=facility_of(name), n=rng.randrange(2, 9),
-        junk=rng.choice(JUNK), goods=rng.choice(GOODS), noise=rng.choice(NOISES),
-        color=rng.choice(COLORS), **values,
+        place=place,
+        name=name,
+        facility=facility_of(name),
+        n=rng.randrange(2, 9),
+        junk=rng.choice(JUNK),
+        goods=rng.choice(GOODS),
+        noise=rng.choice(NOISES),
+        color=rng.choice(COLORS),
+        **values,
     )
     return SOURCE_PREFIX.get(source, "") + text + "。"
 
+
 # --- notes written by staff along the lifecycle ----------------------------------------------
 
-REJECT_REASONS = ("非本区管辖范围，已告知上报人", "重复上报，已并入原案卷", "描述不清且无法联系上报人",
-                  "不属于城市管理问题，已告知市民向有关部门反映", "现场核实无此问题")
+REJECT_REASONS = (
+    "非本区管辖范围，已告知上报人",
+    "重复上报，已并入原案卷",
+    "描述不清且无法联系上报人",
+    "不属于城市管理问题，已告知市民向有关部门反映",
+    "现场核实无此问题",
+)
 RETURN_REASONS = ("该问题不属于本单位职责，请重新派遣", "位置不在本单位管辖范围", "设施权属不属于本单位")
-PARK_REASONS = ("需纳入年度改造计划统一实施", "涉及产权争议，需协调相关单位", "需申请专项资金，待审批",
-                "需等待管线迁改完成后施工")
-EXTENSION_REASONS = ("需采购配件，到货后修复", "需协调多个部门联合处置", "连续降雨无法施工",
-                     "工程量较大，需分段实施")
+PARK_REASONS = (
+    "需纳入年度改造计划统一实施",
+    "涉及产权争议，需协调相关单位",
+    "需申请专项资金，待审批",
+    "需等待管线迁改完成后施工",
+)
+EXTENSION_REASONS = (
+    "需采购配件，到货后修复",
+    "需协调多个部门联合处置",
+    "连续降雨无法施工",
+    "工程量较大，需分段实施",
+)
 ESCALATE_NOTES = ("已超期，请加快处置并反馈", "群众反复投诉，请立即处置", "领导关注，请当日办结")
 VERIFY_FAIL = ("现场核查仍未整改到位，请返工", "问题反弹，现场仍有同类问题", "反馈照片与现场不符，请重新处置")
 VERIFY_PASS = ("现场核查已整改到位", "核查通过", "经复核问题已解决")
 CLOSE_NOTES = ("经核查处置到位，予以结案", "处置完毕，结案", None)
 
 _HANDLE_BY_WORD: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("垃圾", "杂物", "不洁", "脏乱", "渣土", "遗撒", "弃料", "满溢", "尸体", "废弃"),
-     ("已安排保洁人员清理完毕", "已清运处理，现场恢复整洁", "已清理并加强巡查保洁")),
-    (("经营", "游商", "摊", "促销", "洗车", "晾挂", "停放", "单车", "地锁", "小广告", "散发"),
-     ("已现场劝导，当事人已自行整改", "已责令整改，现场恢复正常秩序", "已教育劝离并登记，后续加强巡查")),
-    (("异常", "破损", "缺损", "井盖", "箅子"),
-     ("已安排维修人员到场修复", "已更换损坏部件，恢复正常使用", "已设置警示并完成修复")),
-    (("噪声", "油烟", "扬尘", "施工", "烧烤", "污染"),
-     ("已现场检查并责令整改，当事单位已落实整改措施", "已约谈当事单位，问题已整改")),
+    (
+        ("垃圾", "杂物", "不洁", "脏乱", "渣土", "遗撒", "弃料", "满溢", "尸体", "废弃"),
+        ("已安排保洁人员清理完毕", "已清运处理，现场恢复整洁", "已清理并加强巡查保洁"),
+    ),
+    (
+        ("经营", "游商", "摊", "促销", "洗车", "晾挂", "停放", "单车", "地锁", "小广告", "散发"),
+        ("已现场劝导，当事人已自行整改", "已责令整改，现场恢复正常秩序", "已教育劝离并登记，后续加强巡查"),
+    ),
+    (
+        ("异常", "破损", "缺损", "井盖", "箅子"),
+        ("已安排维修人员到场修复", "已更换损坏部件，恢复正常使用", "已设置警示并完成修复"),
+    ),
+    (
+        ("噪声", "油烟", "扬尘", "施工", "烧烤", "污染"),
+        ("已现场检查并责令整改，当事单位已落实整改措施", "已约谈当事单位，问题已整改"),
+    ),
 )
 
 

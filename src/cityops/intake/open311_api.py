@@ -157,6 +157,14 @@ async def _form(request: Request) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise Invalid("需要 JSON 对象", "a JSON object is required")
         return {str(k): v for k, v in data.items()}
+    if kind in ("", "application/x-www-form-urlencoded"):
+        # Parsed from the bytes already read: the body-limit middleware hands the body over once.
+        from urllib.parse import parse_qsl
+
+        try:
+            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise Invalid("表单编码无效（需要 UTF-8）", "the form is not UTF-8") from None
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
 

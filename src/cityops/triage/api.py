@@ -211,9 +211,7 @@ def put_threshold(
 
 
 @router.get("/gazetteer")
-def gazetteer_list(
-    session: SessionDep, _: Principal = Depends(current_principal)
-) -> list[dict[str, Any]]:
+def gazetteer_list(session: SessionDep, _: Principal = Depends(current_principal)) -> list[dict[str, Any]]:
     return [
         {
             "name": e.name,

@@ -22,9 +22,7 @@ class GazetteerEntry(Base):
 
     __tablename__ = "triage_gazetteer"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('road', 'community', 'compound', 'building', 'landmark')", name="kind"
-        ),
+        CheckConstraint("kind IN ('road', 'community', 'compound', 'building', 'landmark')", name="kind"),
         Index("ix_triage_gazetteer_name", "name"),
     )
 

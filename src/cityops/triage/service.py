@@ -145,7 +145,8 @@ def route_report(
         # asked which kind it really is.
         decision.needs_confirmation = True
         decision.question = (
-            "请处置单位确认具体类别：" + " / ".join(_category_names(session, a.family_codes[1:6]))
+            "请处置单位确认具体类别："
+            + " / ".join(_category_names(session, a.family_codes[1:6]))
             + " · please confirm the exact category"
         )
     elif not decision.auto and reason == "below_threshold" and place is not None:

@@ -69,7 +69,15 @@ async def refuse_nul_characters(request: Request) -> None:
             if found:
                 raise _nul_error(found)
     elif content_type == "application/x-www-form-urlencoded":
-        form = await request.form()
-        for field, item in form.multi_items():
-            if isinstance(item, str) and ("\x00" in item or "\x00" in field):
+        if getattr(request, "_form", None) is not None:  # FastAPI parsed it for Form() parameters
+            pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+        else:
+            # Read (and cache) the bytes rather than the stream, so a handler that reads the body
+            # itself (Open311's form) still can.
+            from urllib.parse import parse_qsl
+
+            raw = (await request.body()).decode("utf-8", "replace")
+            pairs = parse_qsl(raw, keep_blank_values=True)
+        for field, item in pairs:
+            if "\x00" in item or "\x00" in field:
                 raise _nul_error(field.replace("\x00", ""))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 15:08:42.640666
+Create Date: 2026-12-03 15:46:15.174347
 """
 
 from __future__ import annotations
