@@ -165,7 +165,7 @@ def test_hotline_import_with_mapping_and_row_errors(client: TestClient) -> None:
 
 
 @pytest.mark.xfail(
-    reason="its photo is not a decodable image since attachments check content (issue 8 item 8); the fixture needs a real PNG",
+    reason="its photo is not a decodable image since attachments check content (issue 8 item 8); the fixture needs a real PNG",  # noqa: E501
     strict=False,
 )
 def test_inspector_patrol_counted(client: TestClient) -> None:

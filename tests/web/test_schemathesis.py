@@ -114,7 +114,7 @@ def _run(operation: Any, who: str, headers: dict[str, str], failures: list[str])
 
 
 @pytest.mark.xfail(
-    reason="the intake and cockpit routes merged in stop 13 still answer undocumented statuses; see the closing note",
+    reason="the intake and cockpit routes merged in stop 13 still answer undocumented statuses; see the closing note",  # noqa: E501
     strict=False,
 )
 def test_the_whole_api_matches_its_openapi_document(

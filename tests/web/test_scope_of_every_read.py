@@ -366,7 +366,7 @@ def test_the_allow_list_names_only_existing_routes(client: TestClient) -> None:
 
 
 @pytest.mark.xfail(
-    reason="known leak after merging intake and cockpit: their new GET routes (Open311 lists, merchants, registries, similar reports) are not yet scoped/masked; see the closing note of stop 13",
+    reason="known leak after merging intake and cockpit: their new GET routes (Open311 lists, merchants, registries, similar reports) are not yet scoped/masked; see the closing note of stop 13",  # noqa: E501
     strict=False,
 )
 @pytest.mark.parametrize("username", list(SCOPED))
@@ -444,7 +444,7 @@ def test_every_time_query_parameter_takes_a_date_or_a_naive_time(client: TestCli
 
 
 @pytest.mark.xfail(
-    reason="known leak after merging intake and cockpit: their new GET routes (Open311 lists, merchants, registries, similar reports) are not yet scoped/masked; see the closing note of stop 13",
+    reason="known leak after merging intake and cockpit: their new GET routes (Open311 lists, merchants, registries, similar reports) are not yet scoped/masked; see the closing note of stop 13",  # noqa: E501
     strict=False,
 )
 @pytest.mark.parametrize("username", ["admin", "dispatcher", f"street-{STREET}", "scoped-leader"])
