@@ -69,7 +69,9 @@ def test_public_endpoints_are_rate_limited_per_address(
     limit = client.app.state.settings.public_requests_per_minute  # type: ignore[attr-defined]
     answers = [client.get(f"/api/v1/public/cases/GS20260101-{i:05d}").status_code for i in range(limit)]
     assert 429 not in answers
-    refused = client.get(f"/p/cases/{case['code']}")  # the page and the JSON share one budget
-    assert refused.status_code == 429
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    page = client.get(f"/p/cases/{case['code']}")  # the page and the JSON share one budget
+    assert page.status_code == 429 and 1 <= int(page.headers["retry-after"]) <= 60
+    assert "秒后重试" in page.text  # an error page in the layout, saying when to retry
+    refused = client.get(f"/api/v1/public/cases/{case['code']}")
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.json()["error"]["code"] == "rate_limited"

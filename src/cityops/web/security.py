@@ -21,6 +21,8 @@ STRICT_POLICY = {
     "style-src": "'self'",
     "img-src": "'self' data: blob:",
     "connect-src": "'self'",
+    "font-src": "'self'",
+    "object-src": "'none'",
     "frame-ancestors": "'none'",
     "base-uri": "'self'",
     "form-action": "'self'",
@@ -59,6 +61,6 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     return [
         (b"content-security-policy", content_security_policy(settings).encode()),
         (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"referrer-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),
     ]
