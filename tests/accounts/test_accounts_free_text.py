@@ -72,3 +72,13 @@ def test_near_misses_are_left_alone(text: str) -> None:
 def test_none_and_plain_text() -> None:
     assert mask_text(None) is None
     assert mask_text("路灯不亮") == "路灯不亮"
+
+
+@pytest.mark.parametrize(
+    "uuid_text",
+    ["03669443-2520-4946-b3e1-1def48d7a865", "id 1def48d7-0571-8765-4321-13912345678a"],
+)
+def test_internal_ids_are_not_phone_numbers(uuid_text: str) -> None:
+    # Found by the route-table test: a case id such as 03669443-2520-… read as a landline.
+    assert find_personal(uuid_text) == []
+    assert mask_text(uuid_text) == uuid_text

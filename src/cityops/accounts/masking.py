@@ -70,8 +70,10 @@ def mask_id_number(id_number: str | None) -> str:
 
 # --- personal numbers in free text -------------------------------------------------------------
 # Digits only count as a number's edge when no other digit touches them, so a longer order
-# number, a case code (GS20261201-00005) or a decimal never yields a shorter "phone" inside it.
-_EDGE_L, _EDGE_R = r"(?<![0-9.])", r"(?![0-9]|\.[0-9])"
+# number, a case code (GS20261201-00005) or a decimal never yields a shorter "phone" inside it;
+# nor does a hex run joined by hyphens (a UUID such as 03669443-2520-4946-…, an internal id).
+_EDGE_L = r"(?<![0-9A-Fa-f.])(?<![0-9A-Fa-f]-)"
+_EDGE_R = r"(?![0-9]|\.[0-9]|-[0-9A-Fa-f])"
 _SEP = r"[- ]?"
 # Mainland mobile: 1[3-9]x xxxx xxxx, optionally +86 / 86, separators between the groups.
 _MOBILE = rf"(?:\+?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}"

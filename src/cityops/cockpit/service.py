@@ -193,27 +193,27 @@ def warnings(session: Session, principal: Principal, district: str, limit: int =
 
 
 def hot_issues(session: Session, principal: Principal, district: str, days: int = 3) -> list[dict[str, Any]]:
-    """Hot issues of the last days from triage (cached five minutes: clustering is the costly part)."""
+    """Hot issues of the last days from triage, among the cases the caller may see (cached five
+    minutes per scope: clustering is the costly part); numbers typed into texts are masked."""
+    from cityops.accounts.masking import mask_text
+    from cityops.cases.service import scope_key
     from cityops.triage import service as triage
-
-    area = area_of(principal, district)
 
     def build() -> list[dict[str, Any]]:
         return [
             {
                 "id": h.id,
                 "heat": h.heat,
-                "representative": h.representative,
+                "representative": mask_text(h.representative),
                 "place": h.place,
                 "reports": h.reports,
                 "growth": h.growth,
                 "end": h.end.isoformat(),
             }
-            for h in triage.hot_issues(session, days, limit=50)
+            for h in triage.hot_issues(session, days, limit=50, principal=principal)
         ]
 
-    issues = _cached(("hot", _bind(session), str(days)), build)
-    return [h for h in issues if area == district or (h["place"] or "").startswith(area)][:10]
+    return _cached(("hot", _bind(session), str(days), *scope_key(principal)), build)[:10]
 
 
 def rankings(

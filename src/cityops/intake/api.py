@@ -196,9 +196,9 @@ class CameraIn(BaseModel):
 
 @router.get("/cameras")
 def cameras(
-    session: SessionDep, _: Annotated[Principal, Depends(require_roles(*STAFF))]
+    session: SessionDep, who: Annotated[Principal, Depends(require_roles(*STAFF))]
 ) -> list[dict[str, Any]]:
-    return [service.camera_dict(c, f) for c, f in service.list_cameras(session)]
+    return [service.camera_dict(c, f) for c, f in service.list_cameras(session, _street(who))]
 
 
 @router.put("/cameras/{camera_id}")
@@ -226,9 +226,9 @@ class DeviceIn(BaseModel):
 
 @router.get("/devices")
 def devices(
-    session: SessionDep, _: Annotated[Principal, Depends(require_roles(*STAFF))]
+    session: SessionDep, who: Annotated[Principal, Depends(require_roles(*STAFF))]
 ) -> list[dict[str, Any]]:
-    return [service.device_dict(d) for d in service.list_devices(session)]
+    return [service.device_dict(d) for d in service.list_devices(session, _street(who))]
 
 
 @router.put("/devices/{device_id}")
@@ -254,8 +254,12 @@ class MerchantIn(BaseModel):
 def merchants(
     session: SessionDep, who: Annotated[Principal, Depends(require_roles(*STAFF))]
 ) -> list[dict[str, Any]]:
-    street = who.area_code[:9] if who.area_code else None
-    return [service.merchant_dict(m) for m in service.list_merchants(session, street)]
+    return [service.merchant_dict(m) for m in service.list_merchants(session, _street(who))]
+
+
+def _street(who: Principal) -> str | None:
+    """The street an area-scoped caller's registry lists are cut to (None: district-wide)."""
+    return who.area_code[:9] if who.area_code else None
 
 
 @router.put("/merchants/{merchant_id}")

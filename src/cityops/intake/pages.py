@@ -81,9 +81,12 @@ def merchants(
 
 
 @router.get("/intake/registry")
-def registry(request: Request, session: SessionDep, _: Principal = Depends(page_roles("admin"))) -> Response:
-    cameras = [service.camera_dict(c, f) for c, f in service.list_cameras(session)]
-    devices = [service.device_dict(d) for d in service.list_devices(session)]
+def registry(
+    request: Request, session: SessionDep, principal: Principal = Depends(page_roles("admin"))
+) -> Response:
+    street = principal.area_code[:9] if principal.area_code else None
+    cameras = [service.camera_dict(c, f) for c, f in service.list_cameras(session, street)]
+    devices = [service.device_dict(d) for d in service.list_devices(session, street)]
     return templating.render(request, "intake/registry.html", {"cameras": cameras, "devices": devices})
 
 

@@ -175,12 +175,20 @@ def device_dict(device: Device) -> dict[str, Any]:
     }
 
 
-def list_cameras(session: Session) -> list[tuple[Camera, list[ShopFront]]]:
+def list_cameras(session: Session, street: str | None = None) -> list[tuple[Camera, list[ShopFront]]]:
+    """Every camera with its shop fronts; with ``street``, only that street's (area-scoped staff)."""
     fronts: dict[str, list[ShopFront]] = {}
     for f in session.scalars(select(ShopFront)):
         fronts.setdefault(f.camera_id, []).append(f)
-    return [(c, fronts.get(c.id, [])) for c in session.scalars(select(Camera).order_by(Camera.id))]
+    query = select(Camera).order_by(Camera.id)
+    if street is not None:
+        query = query.where(Camera.street_code == street)
+    return [(c, fronts.get(c.id, [])) for c in session.scalars(query)]
 
 
-def list_devices(session: Session) -> list[Device]:
-    return list(session.scalars(select(Device).order_by(Device.device_type, Device.id)))
+def list_devices(session: Session, street: str | None = None) -> list[Device]:
+    """Every device; with ``street``, only that street's (area-scoped staff)."""
+    query = select(Device).order_by(Device.device_type, Device.id)
+    if street is not None:
+        query = query.where(Device.street_code == street)
+    return list(session.scalars(query))
