@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import uuid
 
-import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -21,7 +20,10 @@ from cityops.outbox.models import OutboxMessage
 from .conftest import auth
 
 QIAOXI = {"lon": 120.13616, "lat": 30.33036}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+PNG = (  # a real 1×1 PNG: attachments check the bytes, not the name
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7V\xbd\xfa\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 def _report(client: TestClient, who: str, **body: object) -> dict[str, object]:
@@ -164,10 +166,6 @@ def test_hotline_import_with_mapping_and_row_errors(client: TestClient) -> None:
     assert api.json()["replays"] == 1
 
 
-@pytest.mark.xfail(
-    reason="its photo is not a decodable image since attachments check content (issue 8 item 8); the fixture needs a real PNG",  # noqa: E501
-    strict=False,
-)
 def test_inspector_patrol_counted(client: TestClient) -> None:
     ins = auth(client, "inspector")
     photo = client.post("/api/v1/attachments", headers=ins, files={"file": ("p.png", PNG, "image/png")})
