@@ -322,7 +322,7 @@ def _apply(
         signals[key] = signal
         merchant_id = fronts.get((camera.id, alarm.zone)) if alarm.shop_front else None
         if merchant_id is not None:
-            merchants.notify(session, signal, merchant_id, camera, now=now)
+            merchants.send_notice(session, signal, merchant_id, camera, now=now)
             return AlarmResult("merchant_notified", str(signal.id))
         if alarm.confidence >= CONFIDENCE_TO_FILE:
             case = want_case(session, signal, _description(alarm), now=now, inline=inline)

@@ -23,7 +23,7 @@ from cityops.outbox import service as outbox
 REPEAT_DAYS = 30
 
 
-def notify(session: Session, signal: Signal, merchant_id: str, camera: Camera, *, now: datetime) -> None:
+def send_notice(session: Session, signal: Signal, merchant_id: str, camera: Camera, *, now: datetime) -> None:
     merchant = session.get(Merchant, merchant_id)
     if merchant is None:
         raise NotFound("商户不存在", "No such merchant", details={"merchant_id": merchant_id})
