@@ -98,10 +98,6 @@ def app_engine(db_clean_engine: Engine) -> Engine:
     return db_clean_engine
 
 
-@pytest.mark.xfail(
-    reason="failed once on PostgreSQL on the loaded machine in stop 13; to investigate",
-    strict=False,
-)
 def test_hostile_upload_is_422_and_a_big_import_does_not_stall_the_server(
     app_engine: Engine, tmp_path: Path
 ) -> None:
@@ -151,5 +147,7 @@ def test_hostile_upload_is_422_and_a_big_import_does_not_stall_the_server(
     assert status == 422  # every row names an unknown department: nothing imported
     # On the event loop the health check could only answer after the import; in a worker
     # thread it answers while the import is still running.
-    assert import_at > 1.0, "the import must take long enough for the comparison to mean anything"
+    # The health check is sent 0.3 s in; the import must still be running then for the comparison
+    # to mean anything (0.8 s was seen on PostgreSQL on a quiet machine, 4.5 s on a busy one).
+    assert import_at > 0.5, "the import must take long enough for the comparison to mean anything"
     assert health_at < import_at, (health_at, import_at)
