@@ -106,9 +106,6 @@ def test_camera_story_on_the_board(server: tuple[str, Engine], browser: object, 
     assert not operator.errors and not operator.external
 
 
-@pytest.mark.xfail(
-    reason="the me-too hook in /report broke when the citizen form changed in the same stop", strict=False
-)
 def test_citizen_joins_an_existing_case(server: tuple[str, Engine], browser: object, shots: Path) -> None:
     base, _engine = server
     lon, lat = QIAOXI

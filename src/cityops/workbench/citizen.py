@@ -99,7 +99,11 @@ def report_submit(request: Request, form: CsrfForm, session: SessionDep, viewer:
 
         joined = join_from_form(request, session, principal, form)
         if joined:
-            return redirect(request, f"/report/sent/{joined}", templating.t("已加入，办理结果会一并通知您"))
+            # The joiner follows the case they joined like their own report: same receipt.
+            message = templating.t("已加入，办理结果会一并通知您")
+            response = redirect(request, f"/report/sent/{joined}", message)
+            _remember(request, response, joined)
+            return response
     outcome = submit_report(request, session, principal, form, source="web")
     if outcome.case is None:
         values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
