@@ -33,14 +33,19 @@ from tests.conftest import new_database
 
 from cityops.accounts import tokens
 from cityops.config import Settings
+from cityops.db import make_sessionmaker, unit_of_work
 from cityops.demo import people
 from cityops.demo.loader import load_demo
+from cityops.triage import versions
 from cityops.web.app import create_app
 
 EXAMPLES = 4  # per operation and caller
 STREET_OPERATOR = people.street_username("330105005")  # 拱宸桥街道
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 ANONYMOUS_ONLY = {"/api/v1/auth/logout", "/api/v1/auth/revoke"}
+# Trains the routing model (tens of seconds of CPU per call): fuzzing it would starve every other
+# request of the run. tests/triage/test_routing_admin_api.py calls it with real bodies.
+NOT_FUZZED = {"/api/v1/triage/models/retrain"}
 
 
 def _free_port() -> int:
@@ -63,11 +68,12 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     )
     load_demo(engine, app_settings, n_cases=30, progress=False)
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(app_settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
+    app = create_app(app_settings, engine=engine)
+    # Build the knowledge-base routing model before fuzzing, as `cityops demo` does: its first
+    # build takes tens of seconds, which would time out whichever request came first.
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        versions.kb_only_model(session)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -113,10 +119,6 @@ def _run(operation: Any, who: str, headers: dict[str, str], failures: list[str])
     return sent
 
 
-@pytest.mark.xfail(
-    reason="the intake and cockpit routes merged in stop 13 still answer undocumented statuses; see the closing note",  # noqa: E501
-    strict=False,
-)
 def test_the_whole_api_matches_its_openapi_document(
     fuzz_server: tuple[str, dict[str, dict[str, str]]],
 ) -> None:
@@ -126,6 +128,8 @@ def test_the_whole_api_matches_its_openapi_document(
     started, sent, operations = time.perf_counter(), 0, 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path in NOT_FUZZED:
+            continue
         operations += 1
         for username, headers in callers.items():
             anonymous = operation.path in ANONYMOUS_ONLY

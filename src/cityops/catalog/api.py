@@ -34,6 +34,7 @@ from cityops.catalog.schemas import (
 )
 from cityops.errors import TooLarge
 from cityops.web.deps import SessionDep, current_principal, require_roles
+from cityops.web.openapi import XLSX
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 router_departments = APIRouter(prefix="/api/v1/departments", tags=["departments"])
@@ -42,7 +43,6 @@ READ = [Depends(current_principal)]
 ADMIN = [Depends(require_roles("admin"))]
 # The caller, for the audit trail (the same cached value the ADMIN check saw).
 CallerDep = Annotated[Principal, Depends(current_principal)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _limits(session: Session, code: str) -> tuple[TimeLimit | None, dict[str, TimeLimit]]:

@@ -16,6 +16,7 @@ from cityops.db import utcnow
 from cityops.evaluation import excel, keytasks, risk_service, service, tasks
 from cityops.evaluation.schemas import Weights
 from cityops.web.deps import SessionDep, current_principal, require_roles
+from cityops.web.openapi import XLSX, xlsx_response
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation"])
 
@@ -44,7 +45,7 @@ def evaluation(
     )
 
 
-@router.get("/export.xlsx")
+@router.get("/export.xlsx", responses=xlsx_response("考核评价排名 / evaluation rankings workbook"))
 def export(
     request: Request,
     session: SessionDep,
@@ -59,7 +60,7 @@ def export(
     name = f"evaluation-{result['by']}-{result['period']}.xlsx"
     return Response(
         excel.workbook(result),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 

@@ -15,6 +15,7 @@ from cityops.evaluation import periods
 from cityops.indicators import excel, service, sources
 from cityops.indicators.levels import LABELS
 from cityops.web.deps import SessionDep, current_principal, require_roles
+from cityops.web.openapi import XLSX, xlsx_response
 
 router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
 ADMIN = [Depends(require_roles("admin"))]
@@ -129,11 +130,15 @@ def catalog(session: SessionDep, _: Principal = Depends(current_principal)) -> l
     ]
 
 
-@router.get("/export.xlsx", dependencies=[Depends(current_principal)])
+@router.get(
+    "/export.xlsx",
+    dependencies=[Depends(current_principal)],
+    responses=xlsx_response("指标目录 / indicator catalog workbook"),
+)
 def export(session: SessionDep) -> Response:
     return Response(
         excel.export(service.list_catalog(session)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": 'attachment; filename="indicators.xlsx"'},
     )
 

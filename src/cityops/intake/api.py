@@ -17,6 +17,7 @@ from cityops.intake import duplicates, service
 from cityops.intake.http_devices import ingest_signed
 from cityops.intake.schemas import ReportIn
 from cityops.web.deps import SessionDep, current_principal, require_roles
+from cityops.web.openapi import error_responses
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 
@@ -51,7 +52,7 @@ def report_out(submitted: service.Submitted) -> dict[str, Any]:
     }
 
 
-@router.post("/reports", status_code=201)
+@router.post("/reports", status_code=201, responses=error_responses(403, 404, 409, 422))
 def submit_report(body: ReportIn, session: SessionDep, who: PrincipalDep) -> JSONResponse:
     """One report of a human channel; the same ``idempotency_key`` (or ``channel_ref``) twice
     answers 200 with the first report."""
@@ -112,7 +113,7 @@ def _demo(request: Request) -> bool:
     return bool(request.app.state.settings.demo_mode)
 
 
-@router.post("/camera")
+@router.post("/camera", responses=error_responses(401, 404, 409, 413, 422))
 async def camera_alarm(request: Request) -> JSONResponse:
     """A signed alarm of an AI camera (see docs/intake.md for the headers and the body)."""
     body = await request.body()
@@ -138,7 +139,7 @@ async def camera_alarm(request: Request) -> JSONResponse:
     return JSONResponse(result.as_dict(), status_code=200)
 
 
-@router.post("/telemetry")
+@router.post("/telemetry", responses=error_responses(401, 404, 409, 413, 422))
 async def telemetry(request: Request) -> JSONResponse:
     """Telemetry of a device without MQTT: the same JSON as on MQTT, signed like camera alarms
     (headers X-Cityops-Device, X-Cityops-Timestamp, X-Cityops-Signature)."""

@@ -16,12 +16,12 @@ from cityops.accounts.principal import Principal
 from cityops.errors import Invalid, TooLarge
 from cityops.triage import kb_service, learning, versions
 from cityops.web.deps import SessionDep, require_roles
+from cityops.web.openapi import XLSX, xlsx_response
 
 router = APIRouter(prefix="/api/v1/triage", tags=["triage"])
 
 ADMIN = require_roles("admin")
 READERS = require_roles("admin", "operator", "dispatcher")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class KnowledgeIn(BaseModel):
@@ -86,7 +86,7 @@ def knowledge_base(
     return {"revision": kb_service.revision(session), "total": len(rows), "rows": [r.as_dict() for r in rows]}
 
 
-@router.get("/knowledge-base.xlsx")
+@router.get("/knowledge-base.xlsx", responses=xlsx_response("类别知识库 / category knowledge base workbook"))
 def knowledge_base_xlsx(session: SessionDep, _: Principal = Depends(ADMIN)) -> Response:
     return Response(
         kb_service.export_xlsx(kb_service.effective_rows(session)),
@@ -152,7 +152,11 @@ def knowledge_delete(code: str, session: SessionDep, who: Principal = Depends(AD
 
 @router.get("/models")
 def models(session: SessionDep, _: Principal = Depends(ADMIN)) -> dict[str, Any]:
-    _, live = learning.live_model(session)
+    """The versions and the one live now, read from the table: listing never builds a model (the
+    knowledge-base model takes tens of seconds to build on a fresh database)."""
+    active = versions.active_version(session)
+    # A model file given in the settings answers instead of every version (learning.live_model).
+    live = None if learning.model_path().is_file() or active is None else active.version
     return {
         "live_version": live,
         "versions": [versions.version_dict(r) for r in versions.list_versions(session)],

@@ -44,6 +44,14 @@ DESCRIPTIONS = {
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_response(description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers an Excel workbook."""
+    return {200: {"content": {XLSX: {}}, "description": description}}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: each status with the shared error shape."""
     out: dict[int | str, dict[str, Any]] = {}

@@ -38,6 +38,7 @@ from cityops.errors import DomainError, Forbidden, NotFound
 from cityops.kit.workcal import LOCAL_TZ
 from cityops.web import templating
 from cityops.web.deps import ReadSessionDep, SessionDep
+from cityops.web.openapi import XLSX
 from cityops.web.pagekit import (
     CsrfForm,
     PagePrincipal,
@@ -163,7 +164,7 @@ def export_ledger(request: Request, principal: PagePrincipal, session: ReadSessi
     filename = f"{templating.t('案卷台账')}-{utcnow().astimezone(LOCAL_TZ):%Y%m%d-%H%M}.xlsx"
     return Response(
         buffer.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )
 
