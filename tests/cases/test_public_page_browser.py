@@ -10,33 +10,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from tests.conftest import new_database
+from tests.serving import CHROMIUM, NO_CHROMIUM, demo_server
 
 from cityops.areas.models import Area
 from cityops.cases.transitions import STATE_NAMES_ZH
-from cityops.config import DEFAULT_SECRET, Settings
+from cityops.config import DEFAULT_SECRET
 from cityops.db import make_sessionmaker, unit_of_work
-from cityops.demo.loader import load_demo
-from cityops.web.app import create_app
 
-CHROMIUM = shutil.which("chromium") or (Path("/usr/bin/chromium").is_file() and "/usr/bin/chromium") or None
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM, reason="Chromium is not installed (Debian: apt-get install chromium; .ci/run does this)"
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason=NO_CHROMIUM)
 
 GONGCHENQIAO = "330105005"  # 拱宸桥街道
 GARBAGE = "06010"  # 暴露垃圾
@@ -48,36 +38,10 @@ SCREENSHOT_COPY = os.environ.get("CITYOPS_BROWSER_SCREENSHOT")
 SECRET = DEFAULT_SECRET  # the demo-mode settings below keep the default key
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """The demo world (no historical cases) served by uvicorn in a background thread."""
-    tmp = tmp_path_factory.mktemp("browser")
-    engine, cleanup = new_database("sqlite", tmp, "browser")
-    settings = Settings(demo_mode=True, worker_in_process=False, storage_dir=tmp / "files")
-    load_demo(engine, settings, n_cases=0, progress=False)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name="uvicorn-browser-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", engine
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        cleanup()
+    yield from demo_server(tmp_path_factory, "browser", n_cases=0)
 
 
 def _point_in_street(engine: Engine, street: str) -> tuple[float, float]:

@@ -6,68 +6,28 @@ Skips when Chromium is not installed; never downloads one.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from tests.conftest import new_database
+from tests.serving import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, demo_server
 
 from cityops.cases.models import Case
-from cityops.config import Settings
 from cityops.db import make_sessionmaker, unit_of_work
-from cityops.demo.loader import load_demo
-from cityops.web.app import create_app
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (Debian: apt-get install chromium)"),
+    pytest.mark.skipif(not CHROMIUM, reason=NO_CHROMIUM),
     pytest.mark.slow,
 ]
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
-    tmp = tmp_path_factory.mktemp("cockpit-browser")
-    engine, cleanup = new_database("sqlite", tmp, "cockpit")
-    settings = Settings(demo_mode=True, worker_in_process=False, storage_dir=tmp / "files")
-    load_demo(engine, settings, n_cases=400, progress=False)
-    port = _free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, engine=engine),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=uv.run, name="uvicorn-cockpit", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", engine
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        cleanup()
+    yield from demo_server(tmp_path_factory, "cockpit", n_cases=400)
 
 
 def _wait_until(page: object, script: str, timeout: float = 60.0) -> None:
@@ -92,17 +52,7 @@ def _closable(engine: Engine) -> tuple[str, str]:
 def test_cockpit_fills_and_follows_a_closure(server: tuple[str, Engine]) -> None:
     base, engine = server
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN").new_page()
             page.set_default_timeout(60_000)  # a shared, busy machine: waits are generous, not the goal

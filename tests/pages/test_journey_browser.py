@@ -15,31 +15,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from tests.conftest import new_database
+from tests.serving import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, demo_server
 
 from cityops.accounts.models import User
 from cityops.areas.models import Area
 from cityops.cases.models import Case
-from cityops.config import Settings
 from cityops.db import make_sessionmaker, unit_of_work
-from cityops.demo.loader import load_demo
-from cityops.web.app import create_app
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (Debian: apt-get install chromium)"),
+    pytest.mark.skipif(not CHROMIUM, reason=NO_CHROMIUM),
     pytest.mark.slow,
 ]
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -73,52 +64,16 @@ def _photo_png(width: int = 320, height: int = 240) -> bytes:
 REPORT_TEXT = "拱宸桥桥西社区门口的垃圾堆了三天没人清理，气味很大"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """The demo (a few hundred historical cases, so lists are populated) under uvicorn."""
-    tmp = tmp_path_factory.mktemp("journey")
-    engine, cleanup = new_database("sqlite", tmp, "journey")
-    settings = Settings(demo_mode=True, worker_in_process=False, storage_dir=tmp / "files")
-    load_demo(engine, settings, n_cases=300, progress=False)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name="uvicorn-journey", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", engine
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        cleanup()
+    yield from demo_server(tmp_path_factory, "journey", n_cases=300)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

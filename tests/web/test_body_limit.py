@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
+from tests.serving import serving
 
 from cityops.config import Settings
 from cityops.web.app import create_app
@@ -23,20 +22,6 @@ from cityops.web.app import create_app
 LIMIT = 64 * 1024  # max_upload_bytes; the guard allows 64 KiB more for form overhead
 CHUNK = 64 * 1024
 TOTAL = 64 * 1024 * 1024  # what the client would send if nobody stopped it
-
-
-def _free_port() -> int:
-    # Our own range first (8110-8119), any free port otherwise.
-    for port in range(8110, 8120):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         max_upload_bytes=LIMIT,
         storage_dir=Path(tmp_path_factory.mktemp("files")),
     )
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield port
-    uv.should_exit = True
-    thread.join(10)
+    app = create_app(settings, engine=engine)
+    with serving(app, name="uvicorn-limit", lifespan="auto") as base:
+        yield int(base.rsplit(":", 1)[1])
     cleanup()
 
 

@@ -11,8 +11,6 @@ revoke it and turn the rest of the run into 401s.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -30,13 +27,12 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.engine import Engine
 from tests.conftest import new_database
+from tests.serving import serving, warm_routing_model
 
 from cityops.accounts import tokens
 from cityops.config import Settings
-from cityops.db import make_sessionmaker, unit_of_work
 from cityops.demo import people
 from cityops.demo.loader import load_demo
-from cityops.triage import versions
 from cityops.web.app import create_app
 
 EXAMPLES = 4  # per operation and caller
@@ -46,12 +42,6 @@ ANONYMOUS_ONLY = {"/api/v1/auth/logout", "/api/v1/auth/revoke"}
 # Trains the routing model (tens of seconds of CPU per call): fuzzing it would starve every other
 # request of the run. tests/triage/test_routing_admin_api.py calls it with real bodies.
 NOT_FUZZED = {"/api/v1/triage/models/retrain"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -67,29 +57,16 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         public_requests_per_minute=100_000,  # the fuzzer is one address
     )
     load_demo(engine, app_settings, n_cases=30, progress=False)
-    port = _free_port()
     app = create_app(app_settings, engine=engine)
-    # Build the knowledge-base routing model before fuzzing, as `cityops demo` does: its first
-    # build takes tens of seconds, which would time out whichever request came first.
-    with unit_of_work(make_sessionmaker(engine)) as session:
-        versions.kb_only_model(session)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    callers = {}
-    for username in ("admin", STREET_OPERATOR):
-        form = {"username": username, "password": people.DEMO_PASSWORD}
-        r = httpx.post(f"{base}/api/v1/auth/token", data=form, timeout=30)
-        assert r.status_code == 200, r.text
-        callers[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    yield base, callers
-    server.should_exit = True
-    thread.join(10)
+    warm_routing_model(engine)  # else whichever request came first would wait for its build
+    with serving(app, name="uvicorn-fuzz", lifespan="auto") as base:
+        callers = {}
+        for username in ("admin", STREET_OPERATOR):
+            form = {"username": username, "password": people.DEMO_PASSWORD}
+            r = httpx.post(f"{base}/api/v1/auth/token", data=form, timeout=30)
+            assert r.status_code == 200, r.text
+            callers[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield base, callers
     tokens.forget()
     cleanup()
 
