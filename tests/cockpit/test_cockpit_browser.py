@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from tests.pages.test_journey_browser import shots
 from tests.serving import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, demo_server
 
 from cityops.cases.models import Case
 from cityops.db import make_sessionmaker, unit_of_work
 
+__all__ = ["shots"]  # the page journey's screenshot folder fixture, used here too
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason=NO_CHROMIUM),
     pytest.mark.slow,
@@ -49,7 +52,7 @@ def _closable(engine: Engine) -> tuple[str, str]:
     return row.code, row.state
 
 
-def test_cockpit_fills_and_follows_a_closure(server: tuple[str, Engine]) -> None:
+def test_cockpit_fills_and_follows_a_closure(server: tuple[str, Engine], shots: Path) -> None:
     base, engine = server
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -71,6 +74,7 @@ def test_cockpit_fills_and_follows_a_closure(server: tuple[str, Engine]) -> None
             _wait_until(
                 page, "document.querySelector('#cockpit-map').getAttribute('data-heat-total') !== null"
             )
+            page.screenshot(path=str(shots / "cockpit.png"))
             assert page.locator(".ind-card").count() >= 8
             assert page.locator("#panel-rankings tbody tr td.move").count() >= 1  # ranked rows
             page.evaluate("window.__sameDocument = true")

@@ -74,58 +74,43 @@ class EvaluationFact(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class EvaluationDaily(Base):
+class _Summary:
+    """The columns of both summary tables: a unit (dimension, code), a day and the measures."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    dim: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(6))
+    filed: Mapped[int] = mapped_column(Integer, default=0)
+    public_reports: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched: Mapped[int] = mapped_column(Integer, default=0)
+    accurate: Mapped[int] = mapped_column(Integer, default=0)
+    due: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    handled_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reworked: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    handle_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    handle_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EvaluationDaily(_Summary, Base):
     """Sums of the facts per (local day, dimension, code) — one row for what was filed that day
     (``kind = "filed"``) and one for what fell due that day (``kind = "due"``)."""
 
     __tablename__ = "evaluation_daily"
     __table_args__ = (Index("ix_evaluation_daily_dim_day", "dim", "day", "code"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    day: Mapped[date] = mapped_column(Date)
-    dim: Mapped[str] = mapped_column(String(16))
-    code: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(6))
-    filed: Mapped[int] = mapped_column(Integer, default=0)
-    public_reports: Mapped[int] = mapped_column(Integer, default=0)
-    dispatched: Mapped[int] = mapped_column(Integer, default=0)
-    accurate: Mapped[int] = mapped_column(Integer, default=0)
-    due: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    handled: Mapped[int] = mapped_column(Integer, default=0)
-    handled_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    reworked: Mapped[int] = mapped_column(Integer, default=0)
-    overdue: Mapped[int] = mapped_column(Integer, default=0)
-    handle_hours: Mapped[float] = mapped_column(Float, default=0.0)
-    handle_n: Mapped[int] = mapped_column(Integer, default=0)
 
-
-class EvaluationMonthly(Base):
+class EvaluationMonthly(_Summary, Base):
     """The daily rows summed per calendar month (``day`` is the month's first day): a year is 12 rows
     per unit instead of 365."""
 
     __tablename__ = "evaluation_monthly"
     __table_args__ = (Index("ix_evaluation_monthly_dim_day", "dim", "day", "code"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    day: Mapped[date] = mapped_column(Date)
-    dim: Mapped[str] = mapped_column(String(16))
-    code: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(6))
-    filed: Mapped[int] = mapped_column(Integer, default=0)
-    public_reports: Mapped[int] = mapped_column(Integer, default=0)
-    dispatched: Mapped[int] = mapped_column(Integer, default=0)
-    accurate: Mapped[int] = mapped_column(Integer, default=0)
-    due: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    handled: Mapped[int] = mapped_column(Integer, default=0)
-    handled_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    reworked: Mapped[int] = mapped_column(Integer, default=0)
-    overdue: Mapped[int] = mapped_column(Integer, default=0)
-    handle_hours: Mapped[float] = mapped_column(Float, default=0.0)
-    handle_n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class EvaluationSetting(Base):
