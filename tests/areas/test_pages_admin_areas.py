@@ -45,7 +45,9 @@ def _community(engine: Engine) -> str:
     with unit_of_work(make_sessionmaker(engine)) as session:
         return str(
             session.scalar(
-                select(Area.code).where(Area.level == "community", Area.parent_code == STREET).order_by(Area.code)
+                select(Area.code)
+                .where(Area.level == "community", Area.parent_code == STREET)
+                .order_by(Area.code)
             )
         )
 
@@ -81,7 +83,9 @@ def test_import_previews_lists_every_bad_feature_and_writes_nothing(
         files={"file": ("areas.geojson", data, "application/geo+json")},
     )
     assert refused.status_code == 422
-    assert "未导入任何数据" in refused.text and "第 3 个要素" in refused.text and "第 4 个要素" in refused.text
+    assert (
+        "未导入任何数据" in refused.text and "第 3 个要素" in refused.text and "第 4 个要素" in refused.text
+    )
     with unit_of_work(make_sessionmaker(demo_engine)) as session:
         assert session.get(Area, community + "901") is None
     preview = new_client.post(
@@ -126,7 +130,9 @@ def test_import_bad_input_is_a_page_not_a_500(new_client: TestClient) -> None:
 def test_csrf_and_roles(new_client: TestClient) -> None:
     sign_in(new_client, "admin")
     refused = new_client.post(
-        "/admin/areas/import", data={"mode": "preview"}, files={"file": ("x.geojson", b"{}", "application/json")}
+        "/admin/areas/import",
+        data={"mode": "preview"},
+        files={"file": ("x.geojson", b"{}", "application/json")},
     )
     assert refused.status_code == 403
     new_client.cookies.clear()
