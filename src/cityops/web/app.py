@@ -68,6 +68,7 @@ ROUTERS = (
     "cityops.workbench.pages:router",
     "cityops.cockpit.pages:router",
     "cityops.catalog.pages:router",
+    "cityops.accounts.pages:router",
 )
 
 
