@@ -69,6 +69,7 @@ ROUTERS = (
     "cityops.cockpit.pages:router",
     "cityops.catalog.pages:router",
     "cityops.accounts.pages:router",
+    "cityops.cases.pages:router",
 )
 
 
