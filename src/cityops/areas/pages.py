@@ -97,7 +97,6 @@ def areas_geojson(
 ADMIN = Depends(page_roles("admin"))
 LEVEL_NAMES = {"district": N_("区县"), "street": N_("街道"), "community": N_("社区"), "grid": N_("网格")}
 CRS_CHOICES = (("wgs84", "WGS-84"), ("gcj02", "GCJ-02"))
-templating.add_nav("/admin", N_("系统管理"), ["admin"], order=90)
 
 
 def _with_counts(session: Session, areas: list[Area]) -> list[tuple[Area, dict[str, int]]]:
