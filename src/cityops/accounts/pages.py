@@ -28,7 +28,7 @@ from cityops.accounts import audit, masking, rules, service
 from cityops.accounts.models import ROLES
 from cityops.accounts.principal import Principal
 from cityops.areas import service as areas
-from cityops.errors import DomainError, Forbidden
+from cityops.errors import DomainError, Forbidden, Invalid
 from cityops.kit.workcal import LOCAL_TZ
 from cityops.web import templating
 from cityops.web.deps import ReadSessionDep, SessionDep
@@ -469,6 +469,18 @@ def department_save(
 # --- the audit trail --------------------------------------------------------------------------------
 
 
+def _day(text: str, field: str) -> date | None:
+    """A filter's day (blank: none); a 422 page for anything that is not YYYY-MM-DD."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(
+            "日期格式应为 YYYY-MM-DD", "a day is written YYYY-MM-DD", details={"field": field}
+        ) from None
+
+
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
 
@@ -481,8 +493,8 @@ def audit_trail(
     action: str = Query(default="", max_length=64),
     subject_type: str = Query(default="", max_length=32),
     subject_id: str = Query(default="", max_length=64),
-    since: date | None = Query(default=None, description="first local day"),
-    until: date | None = Query(default=None, description="last local day (inclusive)"),
+    since: str = Query(default="", max_length=10, description="first local day (YYYY-MM-DD)"),
+    until: str = Query(default="", max_length=10, description="last local day, inclusive"),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     principal: Principal = ADMIN,
 ) -> Response:
@@ -499,8 +511,8 @@ def audit_trail(
         action=action.strip() or None,
         subject_type=subject_type.strip() or None,
         subject_id=subject_id.strip() or None,
-        since=_day_start(since) if since else None,
-        until=_day_start(until + timedelta(days=1)) if until else None,
+        since=_day_start(first) if (first := _day(since, "since")) else None,
+        until=_day_start(last + timedelta(days=1)) if (last := _day(until, "until")) else None,
         limit=PAGE,
         offset=offset,
     )

@@ -36,7 +36,15 @@ from cityops.errors import DomainError, NotFound
 from cityops.kit.coords import wgs84_to_gcj02
 from cityops.web import templating
 from cityops.web.deps import ReadSessionDep, SessionDep
-from cityops.web.pagekit import CsrfForm, form_files, form_values, page_roles, page_router, parse_form, redirect
+from cityops.web.pagekit import (
+    CsrfForm,
+    form_files,
+    form_values,
+    page_roles,
+    page_router,
+    parse_form,
+    redirect,
+)
 from cityops.web.templating import N_
 
 router = page_router(tags=["maps"])
@@ -127,7 +135,7 @@ def admin_area(
 ) -> Response:
     """One area: facts, its map (outlined on the district's own layer) and its children."""
     area = service.get_area(session, code)
-    trail = []
+    trail: list[Area] = []
     parent = area.parent_code
     while parent:
         above = service.get_area(session, parent)
@@ -204,21 +212,29 @@ def admin_area_import(
     if not files:
         errors["file"] = templating.t("请选择 GeoJSON 文件")
     if options is None or errors:
-        return templating.render(request, "areas/import.html", _import_context(values, errors), status_code=422)
+        return templating.render(
+            request, "areas/import.html", _import_context(values, errors), status_code=422
+        )
     cap = int(request.app.state.settings.max_upload_bytes)
     data = files[0].file.read(cap + 1)
     if len(data) > cap:
         errors["file"] = templating.t("文件超过 %(mb)s MB", mb=cap // (1024 * 1024))
-        return templating.render(request, "areas/import.html", _import_context(values, errors), status_code=413)
+        return templating.render(
+            request, "areas/import.html", _import_context(values, errors), status_code=413
+        )
     try:
         collection = json.loads(data.decode("utf-8-sig"))
         preview = service.preview_geojson(session, collection, level=options.level, crs=options.crs)
     except (UnicodeDecodeError, json.JSONDecodeError):
         errors["file"] = templating.t("不是有效的 GeoJSON（JSON）文件")
-        return templating.render(request, "areas/import.html", _import_context(values, errors), status_code=422)
+        return templating.render(
+            request, "areas/import.html", _import_context(values, errors), status_code=422
+        )
     except DomainError as exc:
         errors["file"] = _half(exc.message, lang)
-        return templating.render(request, "areas/import.html", _import_context(values, errors), status_code=422)
+        return templating.render(
+            request, "areas/import.html", _import_context(values, errors), status_code=422
+        )
     problems = [_feature_error(e, lang) for e in preview.errors]
     context = _import_context(values, errors, preview, problems=problems, filename=files[0].filename)
     if problems:
