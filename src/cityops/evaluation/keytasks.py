@@ -72,17 +72,8 @@ def post(
         raise Invalid("截止日期已过", "the deadline is in the past", details={"field": "deadline"})
     if not milestones or len(milestones) > 20:
         raise Invalid("需要 1–20 个节点", "give 1–20 milestones", details={"field": "milestones"})
-    task = KeyTask(
-        title=_text(title, "title", 200),
-        goal=_text(goal, "goal", 4000),
-        deadline=deadline,
-        posted_by=principal.id,
-        posted_at=now,
-        area_code=principal.area_code,
-        state="open",
-    )
-    session.add(task)
-    session.flush()
+    title, goal = _text(title, "title", 200), _text(goal, "goal", 4000)
+    rows = []
     for seq, m in enumerate(milestones, start=1):
         due = m.get("due")
         if not isinstance(due, date) or due > deadline:
@@ -91,18 +82,31 @@ def post(
                 f"milestone {seq} must be due by the deadline",
                 details={"field": f"milestones[{seq - 1}].due"},
             )
-        weight = float(m.get("weight", 1.0))
+        try:
+            weight = float(m.get("weight", 1.0))
+        except (TypeError, ValueError):
+            weight = -1.0
         if not 0 < weight <= 100:
             raise Invalid(
                 "节点权重须在 0–100 之间",
                 "a milestone's weight must be 0–100",
                 details={"field": f"milestones[{seq - 1}].weight"},
             )
-        session.add(
-            KeyTaskMilestone(
-                task_id=task.id, seq=seq, title=_text(m.get("title"), "title", 200), due=due, weight=weight
-            )
-        )
+        rows.append((seq, _text(m.get("title"), f"milestones[{seq - 1}].title", 200), due, weight))
+    # Everything is checked before anything is written: a refused posting leaves nothing behind.
+    task = KeyTask(
+        title=title,
+        goal=goal,
+        deadline=deadline,
+        posted_by=principal.id,
+        posted_at=now,
+        area_code=principal.area_code,
+        state="open",
+    )
+    session.add(task)
+    session.flush()
+    for seq, mtitle, due, weight in rows:
+        session.add(KeyTaskMilestone(task_id=task.id, seq=seq, title=mtitle, due=due, weight=weight))
     session.flush()
     return task
 

@@ -152,13 +152,13 @@ def import_xlsx(
 
 
 def _values_of(ind: Any) -> dict[str, str]:
-    t = ind.thresholds or {}
+    limits = ind.thresholds or {}
     return {
         **{f: str(getattr(ind, f) or "") for f in TEXT_FIELDS},
         "definition": ind.definition,
         "description": ind.description or "",
         "active": "1" if ind.active else "",
-        **{k: f"{t[k]:g}" if k in t else "" for k in ORDER},
+        **{k: f"{limits[k]:g}" if k in limits else "" for k in ORDER},
     }
 
 
