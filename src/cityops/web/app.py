@@ -67,6 +67,8 @@ ROUTERS = (
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
     "cityops.cockpit.pages:router",
+    "cityops.indicators.pages:router",
+    "cityops.evaluation.pages:router",
     "cityops.catalog.pages:router",
     "cityops.accounts.pages:router",
     "cityops.cases.pages:router",
