@@ -200,10 +200,9 @@ def filing(engine: Any, backend: str) -> None:
 def _worker(url: str, fn_name: str, items: list[Any], batches: list[int], barrier: Any, out: Any) -> None:
     """One ingest process of the parallel run: its share of the batches, retried when a
     concurrent batch got there first (a signal changed state, a replay raced, a lock)."""
-    import psycopg
     from sqlalchemy.exc import DBAPIError
 
-    from cityops.intake.live import SignalsChanged
+    from cityops.intake.live import ConcurrentBatch
 
     why: dict[str, int] = {}
 
@@ -225,7 +224,7 @@ def _worker(url: str, fn_name: str, items: list[Any], batches: list[int], barrie
                 with unit_of_work(factory) as s:
                     run(s, items[i * BATCH : (i + 1) * BATCH])
                 break
-            except (SignalsChanged, DBAPIError, psycopg.Error) as exc:
+            except (ConcurrentBatch, DBAPIError) as exc:
                 retries += 1
                 why[type(exc).__name__] = why.get(type(exc).__name__, 0) + 1
         else:

@@ -45,15 +45,23 @@ SIGNAL_WRITE = (
 _SIGNAL_TIMES = {"first_seen", "last_seen", "last_present", "closed_at", "window_started_at"}
 
 
-class SignalsChanged(Conflict):
+class ConcurrentBatch(Conflict):
+    """Another transaction got there first (a replay of the same event in two processes at
+    once): roll back and try again; the retry sees the other's work."""
+
+    ZH = "另一批处理同时写入了相同事件，请重试"
+    EN = "another batch wrote the same event meanwhile; retry"
+
+    def __init__(self, zh: str = ZH, en: str = EN, code: str = "concurrent_batch") -> None:
+        super().__init__(zh, en, code=code)
+
+
+class SignalsChanged(ConcurrentBatch):
     """A signal of this batch changed state in another transaction: roll back and try again."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "信号状态已被其他处理更新，请重试",
-            "a signal changed state meanwhile; retry the batch",
-            code="signals_changed",
-        )
+        zh, en = "信号状态已被其他处理更新，请重试", "a signal changed state meanwhile; retry the batch"
+        super().__init__(zh, en, "signals_changed")
 
 
 class Driver:
@@ -64,6 +72,7 @@ class Driver:
         self.dbapi: Any = self.conn.connection.driver_connection
         self.pg = self.conn.dialect.name == "postgresql"
         self.mark = "%s" if self.pg else "?"
+        self.dbapi_module: Any = self.conn.dialect.loaded_dbapi  # its IntegrityError: a concurrent duplicate
         self._time: tuple[datetime | None, Any] = (None, None)  # most values of a batch are its "now"
 
     # values going in
@@ -133,6 +142,12 @@ class Driver:
         """Insert many rows: ``COPY`` on PostgreSQL, one executemany on SQLite."""
         if not rows:
             return
+        try:
+            self._insert_rows(table, columns, rows)
+        except self.dbapi_module.IntegrityError:
+            raise ConcurrentBatch() from None
+
+    def _insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         names = ", ".join(columns)
         if self.pg:
             cur = self.dbapi.cursor()

@@ -8,7 +8,7 @@ channel logic: ``reports`` (human channels), ``camera`` + ``merchants`` + ``rech
 from __future__ import annotations
 
 from cityops.intake.camera import AlarmResult, RawAlarm, ingest_alarms, sign
-from cityops.intake.live import SignalsChanged
+from cityops.intake.live import ConcurrentBatch, SignalsChanged
 from cityops.intake.merchants import list_merchants, mark, merchant_dict, sweep_windows
 from cityops.intake.recheck import sweep_rechecks
 from cityops.intake.registry import (
@@ -28,6 +28,7 @@ from cityops.intake.telemetry import MessageResult, ingest_messages, purge_readi
 
 __all__ = [
     "AlarmResult",
+    "ConcurrentBatch",
     "MessageResult",
     "RawAlarm",
     "SignalsChanged",
