@@ -67,6 +67,7 @@ ROUTERS = (
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
     "cityops.cockpit.pages:router",
+    "cityops.triage.pages:router",
 )
 
 
