@@ -272,6 +272,8 @@ def test_merchant_form(browser_of: Callable[[str], TestClient]) -> None:
     )
     assert r.status_code == 303, r.text
     assert "桥西直街张记小吃" in c.get("/intake/merchants").text
+    edit = c.get(f"/intake/merchants/{DEMO_MERCHANT}")
+    assert "13900001234" not in edit.text and "139****1234" in edit.text  # never shown in full
     r = c.post(f"/intake/merchants/{DEMO_MERCHANT}", data={**data, "name": "x", "street_code": "999"})
     assert r.status_code == 422 and 'id="street_code-error"' in r.text
     assert c.post(f"/intake/merchants/{DEMO_MERCHANT}", data={"name": "x"}).status_code == 403

@@ -203,7 +203,7 @@ def test_models_page_retrain_rollback_thresholds(browser_of: Callable[[str], Tes
     r = c.post("/triage/models/retrain", data={"csrf_token": token})
     assert r.status_code == 200, r.text[:500]
     assert "v1" in r.text and 'data-version="1"' in r.text and 'id="gain-chart"' in r.text
-    assert 'id="live-version">v1<' in r.text
+    assert 'id="live-version">v1<' in r.text and 'id="model-not-ready"' not in r.text
     assert re.search(r'<tr data-code="\d{5}">', r.text)
     # Thresholds: an override is shown, a bad value or code is a message.
     r = c.post("/triage/thresholds", data={"csrf_token": token, "category_code": "06010", "threshold": "0.9"})

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, Field
 from starlette.datastructures import FormData, UploadFile
 
+from cityops.accounts.masking import mask_phone
 from cityops.accounts.principal import Principal
 from cityops.errors import DomainError, Forbidden, NotFound
 from cityops.intake import duplicates, hotline, service
@@ -494,6 +495,7 @@ def _merchant_page(
             "values": values,
             "errors": errors,
             "merchant": service.merchant_dict(merchant) if merchant is not None else None,
+            "phone_masked": mask_phone(merchant.phone) if merchant is not None and merchant.phone else "",
             "marks": MARK_NAMES,
             "streets": _streets(session),
         },
@@ -517,9 +519,10 @@ def merchant_edit(
 ) -> Response:
     merchant = service.get_merchant(session, merchant_id)
     _in_scope(principal, merchant.street_code)
+    # The phone is never shown in full (as in every view): blank keeps it, a new number replaces it.
     values = {
         k: "" if getattr(merchant, k) is None else str(getattr(merchant, k))
-        for k in ("id", "name", "contact_name", "phone", "address", "street_code")
+        for k in ("id", "name", "contact_name", "address", "street_code")
     }
     return _merchant_page(request, session, values, {}, merchant=merchant)
 
@@ -562,7 +565,7 @@ def merchant_save(
             session,
             id=data.id,
             name=data.name,
-            phone=data.phone,
+            phone=data.phone or (existing.phone if existing is not None else None),
             contact_name=data.contact_name,
             address=data.address,
             street_code=data.street_code,

@@ -437,7 +437,7 @@ def models_page(
     """Model versions with their comparison, the gain over time and the calibrated thresholds."""
     report = versions.gain_report(session)
     rows = report["versions"]
-    thresholds = learning.thresholds_report(session)
+    thresholds = learning.thresholds_report(session, build=False)
     names = _category_names(session)
     categories = thresholds["categories"]
     q = q.strip()[:40]
