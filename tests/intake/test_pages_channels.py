@@ -156,6 +156,8 @@ def test_hotline_xlsx_bad_files_csrf_roles_and_tokens(browser_of: Callable[[str]
     # Not a table, wrong type, no file.
     assert _upload(c, "orders.xlsx", b"PK\x03\x04 broken").status_code == 422  # type: ignore[attr-defined]
     assert _upload(c, "orders.pdf", b"%PDF").status_code == 422  # type: ignore[attr-defined]
+    huge = b'a,b\n1,"' + b"x" * 200_000 + b'"\n'  # a field over the csv module's limit
+    assert _upload(c, "orders.csv", huge).status_code == 422  # type: ignore[attr-defined]
     page = c.get("/intake/hotline")
     r = c.post("/intake/hotline/upload", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 422 and 'id="file-error"' in r.text
@@ -163,6 +165,16 @@ def test_hotline_xlsx_bad_files_csrf_roles_and_tokens(browser_of: Callable[[str]
     r = c.post("/intake/hotline/import", data={"token": token, "map_order_no": "工单编号"})
     assert r.status_code == 403
     assert browser_of("leader").get("/intake/hotline").status_code == 403
+    c.cookies.set("cityops_lang", "en")
+    try:
+        english = c.get(f"/intake/hotline/map?token={token}")
+        assert (
+            english.status_code == 200
+            and "Column mapping" in english.text
+            and "列的对应关系" not in english.text
+        )
+    finally:
+        c.cookies.delete("cityops_lang")
     assert browser_of("citizen1").get("/intake/hotline").status_code == 403
 
 

@@ -82,6 +82,12 @@ def test_knowledge_base_list_search_and_roles(browser_of: Callable[[str], TestCl
     assert op.get("/triage/knowledge-base/history").status_code == 403
     assert browser_of("leader").get("/triage/knowledge-base").status_code == 403
     assert c.get("/triage/knowledge-base/ZZ999").status_code == 404
+    c.cookies.set("cityops_lang", "en")
+    try:
+        english = c.get("/triage/knowledge-base")
+        assert english.status_code == 200 and "Category knowledge base" in english.text
+    finally:
+        c.cookies.delete("cityops_lang")
 
 
 def test_edit_a_row_with_errors_next_to_fields_and_history(

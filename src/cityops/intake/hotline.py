@@ -33,6 +33,16 @@ from cityops.intake.schemas import ReportIn
 
 FIELDS = ("order_no", "text", "address", "reporter_name", "reporter_phone", "category_code", "lon", "lat")
 REQUIRED = ("order_no", "text")
+FIELD_NAMES_ZH = {
+    "order_no": "工单编号",
+    "text": "诉求内容",
+    "address": "事发地址",
+    "reporter_name": "来电人",
+    "reporter_phone": "联系电话",
+    "category_code": "类别编码",
+    "lon": "经度",
+    "lat": "纬度",
+}
 # Column headings of common 12345 exports → our fields (a mapping given with the upload wins).
 DEFAULT_MAPPING = {
     "工单编号": "order_no",
@@ -78,7 +88,12 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("gb18030", errors="replace")  # exports from Chinese Excel are often GBK
-    return list(csv.DictReader(io.StringIO(text)))[: MAX_ROWS + 1]
+    try:
+        return list(csv.DictReader(io.StringIO(text)))[: MAX_ROWS + 1]
+    except csv.Error as exc:  # a field over the csv module's limit, a broken quote
+        raise Invalid(
+            f"无法读取 CSV 文件：{exc}", f"cannot read the CSV file: {exc}", code="bad_file"
+        ) from None
 
 
 def headings(rows: list[dict[str, Any]]) -> list[str]:
@@ -164,7 +179,7 @@ def _import(
                 {
                     "row": number,
                     "field": missing[0],
-                    "message": f"缺少 {missing[0]} / {missing[0]} is missing",
+                    "message": f"缺少{FIELD_NAMES_ZH[missing[0]]}（{missing[0]}） / {missing[0]} is missing",
                 }
             )
             continue

@@ -235,7 +235,12 @@ def read_upload(data: bytes, filename: str) -> list[dict[str, Any]]:
             raise Invalid(
                 "CSV 文件应为 UTF-8 编码", "the CSV file must be UTF-8", details={"field": "file"}
             ) from None
-        return [{**r, "_row": i} for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2)]
+        try:
+            return [{**r, "_row": i} for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2)]
+        except csv.Error as exc:
+            raise Invalid(
+                f"无法读取 CSV 文件：{exc}", f"cannot read the CSV file: {exc}", details={"field": "file"}
+            ) from None
     return parse_xlsx(data)
 
 
