@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
-from cityops.errors import Conflict, Forbidden, Invalid
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound
 from cityops.evaluation import keytasks
 
 from .conftest import NOW
@@ -79,3 +79,53 @@ def test_bad_postings_are_refused(demo_session: Session) -> None:
             milestones=MILESTONES,
             now=NOW,
         )
+
+
+STREET_LEADER = Principal(id=uuid.uuid4(), username="sl", role="leader", area_code="330105005")
+STREET = Principal(id=uuid.uuid4(), username="s5", role="operator", area_code="330105005")
+OTHER_STREET = Principal(id=uuid.uuid4(), username="s4", role="operator", area_code="330105004")
+
+
+def test_a_refused_posting_writes_nothing(demo_session: Session) -> None:
+    from sqlalchemy import func, select
+
+    from cityops.evaluation.models import KeyTask
+
+    before = demo_session.scalar(select(func.count()).select_from(KeyTask))
+    bad = [*MILESTONES, {"title": "", "due": date(2026, 12, 20)}]
+    with pytest.raises(Invalid) as info:
+        keytasks.post(
+            demo_session, LEADER, title="x", goal="y", deadline=date(2026, 12, 31), milestones=bad, now=NOW
+        )
+    assert info.value.details["field"] == "milestones[2].title"
+    assert demo_session.scalar(select(func.count()).select_from(KeyTask)) == before
+
+
+def test_street_tasks_are_scoped(demo_session: Session) -> None:
+    mine = keytasks.post(
+        demo_session,
+        STREET_LEADER,
+        title="拱宸桥街道任务",
+        goal="g",
+        deadline=date(2026, 12, 31),
+        milestones=MILESTONES,
+        now=NOW,
+    )
+    district = _post(demo_session, "全区任务")
+    taken_elsewhere = _post(demo_session, "他人揭榜的全区任务")
+    keytasks.take(demo_session, SZZX, taken_elsewhere, now=NOW)
+    assert mine.area_code == "330105005"
+    seen = {t["title"] for t in keytasks.board(demo_session, principal=STREET)}
+    assert {"拱宸桥街道任务", "全区任务"} <= seen and "他人揭榜的全区任务" not in seen
+    others = {t["title"] for t in keytasks.board(demo_session, principal=OTHER_STREET)}
+    assert "拱宸桥街道任务" not in others and "全区任务" in others
+    with pytest.raises(NotFound):
+        keytasks.take(demo_session, OTHER_STREET, mine.id, now=NOW)
+    keytasks.take(demo_session, STREET, mine.id, now=NOW)  # the street's own account
+    keytasks.take(demo_session, OTHER_STREET, district, now=NOW)  # any unit may take a district task
+    ranking = keytasks.ranking(demo_session, STREET)
+    assert [r["unit"] for r in ranking] == ["330105005"] and ranking[0]["name"] == "拱宸桥街道"
+    from cityops.evaluation import periods
+
+    december = periods.parse("2026-11", NOW)  # deadlines fall in December: nothing in November
+    assert keytasks.ranking(demo_session, None, december) == []

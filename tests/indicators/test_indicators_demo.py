@@ -216,3 +216,37 @@ def test_evaluation_api_contract_and_bad_periods(client: TestClient) -> None:
         ).status_code
         == 403
     )
+
+
+def test_an_import_lists_every_bad_row(demo_session: Session) -> None:
+    base = ["基层治理", "t", "", "month", "", "lower_better", "expression"]
+    rows = [
+        {
+            "_row": 2,
+            **dict(zip(excel.COLUMNS, ["I.ok", "好", *base, "filed"], strict=False)),
+            "thresholds": {},
+        },
+        {
+            "_row": 3,
+            **dict(zip(excel.COLUMNS, ["I.f", "坏", *base, "filed / 0"], strict=False)),
+            "thresholds": {},
+        },
+        {
+            "_row": 4,
+            **dict(zip(excel.COLUMNS, ["I.t", "序", *base, "filed"], strict=False)),
+            "thresholds": {"yellow": 5, "red": 1},
+        },
+        {
+            "_row": 5,
+            **dict(zip(excel.COLUMNS, ["I.ok", "重", *base, "filed"], strict=False)),
+            "thresholds": {},
+        },
+    ]
+    with pytest.raises(Invalid) as info:
+        service.import_rows(demo_session, rows)
+    found = [(e["row"], e["column"], e["field"]) for e in info.value.details["errors"]]
+    assert found == [(3, "J", "definition"), (4, "N", "thresholds"), (5, "A", "code")]
+    zh, en = info.value.message.split(" / ", 1)
+    assert zh.startswith("第 3 行 J 列") and "未导入任何指标" in zh and "除数为零" in zh
+    assert en.startswith("row 3, column J") and "division by zero" in en and "第" not in en
+    assert demo_session.get(Indicator, "I.ok") is None

@@ -140,14 +140,14 @@ def board(
 ) -> list[Any]:
     """The board: every key task with its taker, milestones and progress."""
     _staff(p)
-    return keytasks.board(session, state)
+    return keytasks.board(session, state, p)
 
 
 @keytasks_router.get("/ranking")
 def ranking(session: SessionDep, p: Principal = Depends(current_principal)) -> list[dict[str, Any]]:
     """Units ranked by their key tasks (done on time, done, mean progress)."""
     _staff(p)
-    return keytasks.ranking(session)
+    return keytasks.ranking(session, p)
 
 
 @keytasks_router.post("", status_code=201)

@@ -3,6 +3,11 @@ milestones; one unit takes it on (揭榜); the unit reports progress milestone b
 results are ranked per unit (done on time first, then by progress).
 
 A unit is a department (its handlers take tasks for it) or an area (a street's accounts).
+
+Scope: a task posted by a street leader (an account with an area) belongs to that street. An
+account with an area sees its area's tasks and the district-wide tasks that are open or that a
+unit of its area took; everyone else on the staff sees every task. Only a unit inside a task's
+area (or a department) can take a street's task.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.accounts.principal import Principal
+from cityops.areas import service as areas
+from cityops.catalog import service as catalog
 from cityops.db import utcnow
 from cityops.errors import Conflict, Forbidden, Invalid, NotFound
 from cityops.evaluation.models import KeyTask, KeyTaskMilestone
+from cityops.evaluation.periods import Period
 
 POSTERS = ("leader", "admin")
 STATES = ("open", "taken", "done", "cancelled")
@@ -64,16 +72,8 @@ def post(
         raise Invalid("截止日期已过", "the deadline is in the past", details={"field": "deadline"})
     if not milestones or len(milestones) > 20:
         raise Invalid("需要 1–20 个节点", "give 1–20 milestones", details={"field": "milestones"})
-    task = KeyTask(
-        title=_text(title, "title", 200),
-        goal=_text(goal, "goal", 4000),
-        deadline=deadline,
-        posted_by=principal.id,
-        posted_at=now,
-        state="open",
-    )
-    session.add(task)
-    session.flush()
+    title, goal = _text(title, "title", 200), _text(goal, "goal", 4000)
+    rows = []
     for seq, m in enumerate(milestones, start=1):
         due = m.get("due")
         if not isinstance(due, date) or due > deadline:
@@ -82,25 +82,49 @@ def post(
                 f"milestone {seq} must be due by the deadline",
                 details={"field": f"milestones[{seq - 1}].due"},
             )
-        weight = float(m.get("weight", 1.0))
+        try:
+            weight = float(m.get("weight", 1.0))
+        except (TypeError, ValueError):
+            weight = -1.0
         if not 0 < weight <= 100:
             raise Invalid(
                 "节点权重须在 0–100 之间",
                 "a milestone's weight must be 0–100",
                 details={"field": f"milestones[{seq - 1}].weight"},
             )
-        session.add(
-            KeyTaskMilestone(
-                task_id=task.id, seq=seq, title=_text(m.get("title"), "title", 200), due=due, weight=weight
-            )
-        )
+        rows.append((seq, _text(m.get("title"), f"milestones[{seq - 1}].title", 200), due, weight))
+    # Everything is checked before anything is written: a refused posting leaves nothing behind.
+    task = KeyTask(
+        title=title,
+        goal=goal,
+        deadline=deadline,
+        posted_by=principal.id,
+        posted_at=now,
+        area_code=principal.area_code,
+        state="open",
+    )
+    session.add(task)
+    session.flush()
+    for seq, mtitle, due, weight in rows:
+        session.add(KeyTaskMilestone(task_id=task.id, seq=seq, title=mtitle, due=due, weight=weight))
     session.flush()
     return task
 
 
-def get(session: Session, task_id: uuid.UUID) -> KeyTask:
+def visible(principal: Principal | None, task: KeyTask) -> bool:
+    """Whether ``principal`` sees ``task`` on the board (None: no scoping, e.g. the worker)."""
+    if principal is None or not principal.area_code:
+        return principal is None or principal.role != "citizen"
+    mine = principal.area_code
+    if task.area_code is not None:
+        return task.area_code.startswith(mine) or mine.startswith(task.area_code)
+    return task.state == "open" or (task.taken_by_unit or "").startswith(mine)
+
+
+def get(session: Session, task_id: uuid.UUID, principal: Principal | None = None) -> KeyTask:
+    """One task; ``NotFound`` also when ``principal`` may not see it (we do not reveal which)."""
     task = session.get(KeyTask, task_id)
-    if task is None:
+    if task is None or not visible(principal, task):
         raise NotFound("重点任务不存在", "no such key task", details={"id": str(task_id)})
     return task
 
@@ -108,7 +132,13 @@ def get(session: Session, task_id: uuid.UUID) -> KeyTask:
 def take(session: Session, principal: Principal, task_id: uuid.UUID, now: datetime | None = None) -> KeyTask:
     """A unit takes on an open task (揭榜); a task has one taker."""
     unit = unit_of(principal)
-    task = get(session, task_id)
+    task = get(session, task_id, principal)
+    if task.area_code and not principal.department_code and not unit.startswith(task.area_code):
+        raise Forbidden(
+            "这是其他街道的任务，只有本街道或部门可以揭榜",
+            "this task belongs to another street; only its units or a department can take it",
+            code="outside_scope",
+        )
     if task.state != "open":
         raise Conflict(
             "该任务已被揭榜或已结束",
@@ -135,7 +165,7 @@ def report(
     now: datetime | None = None,
 ) -> KeyTask:
     """The taking unit reports a milestone done; the last one completes the task."""
-    task = get(session, task_id)
+    task = get(session, task_id, principal)
     if task.state != "taken":
         raise Conflict(
             "只有已揭榜的任务可以报进度", "only a taken task takes progress reports", code="task_not_taken"
@@ -160,11 +190,13 @@ def report(
 
 
 def cancel(session: Session, principal: Principal, task_id: uuid.UUID) -> KeyTask:
-    task = get(session, task_id)
+    task = get(session, task_id, principal)
     if principal.role not in POSTERS:
         raise Forbidden("只有领导可以撤销", "only leaders cancel key tasks", code="role_not_allowed")
     if task.state == "done":
         raise Conflict("已完成的任务不能撤销", "a finished task cannot be cancelled", code="task_done")
+    if task.state == "cancelled":
+        raise Conflict("该任务已撤销", "the task is cancelled already", code="task_cancelled")
     task.state = "cancelled"
     return task
 
@@ -193,6 +225,7 @@ def task_dict(session: Session, task: KeyTask, today: date | None = None) -> dic
         "goal": task.goal,
         "deadline": task.deadline.isoformat(),
         "state": task.state,
+        "area_code": task.area_code,
         "taken_by_unit": task.taken_by_unit,
         "taken_at": task.taken_at.isoformat() if task.taken_at else None,
         "done_at": task.done_at.isoformat() if task.done_at else None,
@@ -212,8 +245,10 @@ def task_dict(session: Session, task: KeyTask, today: date | None = None) -> dic
     }
 
 
-def board(session: Session, state: str | None = None) -> list[dict[str, Any]]:
-    """Every key task (optionally of one state), nearest deadline first: the board (亮榜)."""
+def board(
+    session: Session, state: str | None = None, principal: Principal | None = None
+) -> list[dict[str, Any]]:
+    """The tasks ``principal`` sees (optionally of one state), nearest deadline first: the board (亮榜)."""
     if state is not None and state not in STATES:
         raise Invalid(
             f"state 必须是 {'、'.join(STATES)} 之一",
@@ -223,15 +258,40 @@ def board(session: Session, state: str | None = None) -> list[dict[str, Any]]:
     stmt = select(KeyTask).order_by(KeyTask.deadline, KeyTask.posted_at)
     if state:
         stmt = stmt.where(KeyTask.state == state)
-    return [task_dict(session, t) for t in session.scalars(stmt)]
+    return [task_dict(session, t) for t in session.scalars(stmt) if visible(principal, t)]
 
 
-def ranking(session: Session) -> list[dict[str, Any]]:
-    """Units ranked by their key tasks (用榜): done on time, then done, then mean progress."""
+def unit_names(session: Session, codes: list[str]) -> dict[str, str]:
+    """Display names of units: departments by code, areas (streets, communities) by code."""
+    wanted = set(codes)
+    names = {d.code: d.name for d in catalog.list_departments(session) if d.code in wanted}
+    for code in wanted - set(names):
+        try:
+            names[code] = areas.get_area(session, code).name
+        except NotFound:
+            names[code] = code
+    return names
+
+
+def ranking(
+    session: Session, principal: Principal | None = None, period: Period | None = None
+) -> list[dict[str, Any]]:
+    """Units ranked by their key tasks (用榜): done on time, then done, then mean progress.
+
+    With ``period``, only the tasks whose deadline falls in it count; an account with an area
+    sees only the units of its area.
+    """
     per: dict[str, dict[str, Any]] = {}
-    for t in session.scalars(
-        select(KeyTask).where(KeyTask.taken_by_unit.is_not(None), KeyTask.state != "cancelled")
-    ):
+    stmt = select(KeyTask).where(KeyTask.taken_by_unit.is_not(None), KeyTask.state != "cancelled")
+    if period is not None:
+        stmt = stmt.where(KeyTask.deadline >= period.start, KeyTask.deadline < period.end)
+    for t in session.scalars(stmt):
+        if (
+            principal is not None
+            and principal.area_code
+            and not (t.taken_by_unit or "").startswith(principal.area_code)
+        ):
+            continue
         unit = per.setdefault(
             t.taken_by_unit or "",
             {"unit": t.taken_by_unit, "taken": 0, "done": 0, "done_on_time": 0, "progress_sum": 0.0},
@@ -241,11 +301,13 @@ def ranking(session: Session) -> list[dict[str, Any]]:
         if t.state == "done":
             unit["done"] += 1
             unit["done_on_time"] += int(t.done_at is not None and t.done_at.date() <= t.deadline)
+    names = unit_names(session, list(per))
     rows = []
     for u in per.values():
         rows.append(
             {
                 "unit": u["unit"],
+                "name": names.get(u["unit"], u["unit"]),
                 "taken": u["taken"],
                 "done": u["done"],
                 "done_on_time": u["done_on_time"],

@@ -134,6 +134,8 @@ class KeyTask(Base):
     deadline: Mapped[date] = mapped_column(Date)
     posted_by: Mapped[uuid.UUID] = mapped_column()
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The poster's area (a street leader posts for the street); None: a district-wide task.
+    area_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # "open" (待揭榜) → "taken" (已揭榜) → "done" (已完成); "cancelled" by the poster.
     state: Mapped[str] = mapped_column(String(12), default="open")
     taken_by_unit: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -379,34 +379,87 @@ def import_figures(
     return len(batch)
 
 
+def _halves(message: str) -> tuple[str, str]:
+    """A domain message "中文 / English" as its two halves."""
+    zh, _, en = message.partition(" / ")
+    return zh, en or zh
+
+
+MAX_IMPORT_ERRORS = 50
+
+
 def import_rows(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Validate every row of an import, then write them all; the first bad row stops everything."""
+    """Validate every row of an import, then write them all; any bad row stops everything.
+
+    ``Invalid`` names the first bad row and column in its message and lists every bad row
+    (up to :data:`MAX_IMPORT_ERRORS`) in ``details["errors"]``: ``{row, column, field, message}``.
+    """
     from cityops.indicators.excel import COLUMNS, _column_letter
 
     clean = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for row in rows:
         try:
-            clean.append(validate(row))
+            item = validate(row)
         except Invalid as exc:
             field = (exc.details or {}).get("field", "code")
             column = "blue" if field == "thresholds" else field
+            if field == "thresholds" and (exc.details or {}).get("levels"):
+                column = exc.details["levels"][-1]
+            elif field == "thresholds" and (exc.details or {}).get("level") in COLUMNS:
+                column = exc.details["level"]
             letter = _column_letter(COLUMNS.index(column)) if column in COLUMNS else "?"
-            raise Invalid(
-                f"第 {row['_row']} 行 {letter} 列（{field}）：{exc.message}",
-                f"row {row['_row']}, column {letter} ({field}): {exc.message}",
-                code=exc.code,
-                details={**(exc.details or {}), "row": row["_row"], "column": letter},
-            ) from None
-    codes = [c["code"] for c in clean]
-    duplicate = next((c for c in codes if codes.count(c) > 1), None)
-    if duplicate:
+            zh, en = _halves(exc.message)
+            errors.append(
+                {
+                    "row": row["_row"],
+                    "column": letter,
+                    "field": field,
+                    "code": exc.code,
+                    "message": f"第 {row['_row']} 行 {letter} 列（{field}）：{zh} / "
+                    f"row {row['_row']}, column {letter} ({field}): {en}",
+                    **({"unknown": exc.details["unknown"]} if "unknown" in (exc.details or {}) else {}),
+                }
+            )
+            continue
+        if item["code"] in seen:
+            letter = _column_letter(COLUMNS.index("code"))
+            errors.append(
+                {
+                    "row": row["_row"],
+                    "column": letter,
+                    "field": "code",
+                    "code": "duplicate_code",
+                    "message": f"第 {row['_row']} 行 {letter} 列（code）：编码 {item['code']} 已在第 "
+                    f"{seen[item['code']]} 行出现 / row {row['_row']}, column {letter} (code): code "
+                    f"{item['code']} appears already in row {seen[item['code']]}",
+                }
+            )
+            continue
+        seen[item["code"]] = row["_row"]
+        clean.append(item)
+    if errors:
+        first = errors[0]
+        more = len(errors) - 1
+        zh, en = _halves(first["message"])
+        if more:
+            zh, en = f"{zh}（另有 {more} 处错误）", f"{en} (and {more} more)"
         raise Invalid(
-            f"编码 {duplicate} 在文件中出现多次",
-            f"code {duplicate} appears more than once",
-            details={"field": "code", "code": duplicate},
+            f"{zh}；未导入任何指标",
+            f"{en}; nothing was imported",
+            code=first["code"],
+            details={
+                "row": first["row"],
+                "column": first["column"],
+                "field": first["field"],
+                **({"unknown": first["unknown"]} if "unknown" in first else {}),
+                "errors": errors[:MAX_IMPORT_ERRORS],
+                "error_count": len(errors),
+            },
         )
-    for row in clean:
-        save(session, row)
+    for item in clean:
+        save(session, item)
     return len(clean)
 
 

@@ -127,11 +127,17 @@ async def camera_alarm(request: Request) -> JSONResponse:
     def run() -> service.AlarmResult:
         from cityops.db import unit_of_work
 
-        with unit_of_work(request.app.state.sessionmaker) as session:
-            result = service.ingest_alarms(session, [raw], demo_mode=_demo(request))[0]
-            if result.error is not None:
-                session.rollback()
-            return result
+        for attempt in (1, 2):  # a signal changed state meanwhile: read it again once
+            try:
+                with unit_of_work(request.app.state.sessionmaker) as session:
+                    result = service.ingest_alarms(session, [raw], demo_mode=_demo(request))[0]
+                    if result.error is not None:
+                        session.rollback()
+                    return result
+            except service.SignalsChanged:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     result = await anyio.to_thread.run_sync(run)
     if result.error is not None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.db import new_id, utcnow
@@ -26,8 +28,18 @@ from cityops.errors import DomainError, Invalid, Unauthorized
 from cityops.intake import counters, merchants
 from cityops.intake.demo import DEMO_CAMERA_SECRET
 from cityops.intake.labels import label_for
-from cityops.intake.live import SIGNALS, LiveSignal, load_signals, to_orm, write_signals
-from cityops.intake.models import OPEN_SIGNAL_STATES, Camera, Report, ShopFront, Signal
+from cityops.intake.live import (
+    REPORTS_TABLE,
+    Driver,
+    LiveCamera,
+    LiveSignal,
+    load_cameras,
+    load_signals,
+    to_orm,
+    write_signals,
+)
+from cityops.intake.models import OPEN_SIGNAL_STATES, Camera, ShopFront, Signal
+from cityops.intake.signal_cache import HOT_PATH, Batch
 from cityops.intake.signals import want_case
 
 log = logging.getLogger("cityops.intake.camera")
@@ -36,7 +48,11 @@ MAX_SKEW_SECONDS = 300  # the replay window of the contract: five minutes either
 MAX_BODY_BYTES = 64 * 1024
 CONFIDENCE_TO_FILE = 0.6  # below this, an alarm only counts until it repeats
 REPEATS_TO_FILE = 3
-REPORTS = Report.metadata.tables[Report.__tablename__]
+AnyCamera = Camera | LiveCamera
+REPORT_COLUMNS = (
+    "id", "channel", "channel_ref", "idempotency_key", "kind", "payload", "text", "category_code", "lon",
+    "lat", "street_code", "grid_code", "address", "outcome", "signal_id", "received_at",
+)  # fmt: skip
 
 
 @dataclass
@@ -51,7 +67,7 @@ class RawAlarm:
 
 @dataclass
 class Alarm:
-    camera: Camera
+    camera: AnyCamera
     event_id: str
     label: str
     category_code: str
@@ -77,8 +93,7 @@ class AlarmResult:
 
 def sign(secret: str, timestamp: str | int, body: bytes) -> str:
     """The signature header value a camera sends: ``sha256=<hex>``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+    return "sha256=" + hmac.digest(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hex()
 
 
 def _refused(reason: str, camera_id: str | None) -> Unauthorized:
@@ -93,8 +108,8 @@ def _refused(reason: str, camera_id: str | None) -> Unauthorized:
 
 
 def authenticate(
-    cameras: dict[str, Camera | None], raw: RawAlarm, now: datetime, *, demo_mode: bool = False
-) -> tuple[Camera, bool]:
+    cameras: Mapping[str, AnyCamera | None], raw: RawAlarm, now: datetime, *, demo_mode: bool = False
+) -> tuple[AnyCamera, bool]:
     """The camera that signed ``raw`` and whether the timestamp is fresh; 401 when unsigned."""
     camera = cameras.get(raw.camera_id or "")
     if camera is None or not camera.active:
@@ -120,7 +135,7 @@ def _bad(zh: str, en: str, fieldname: str) -> Invalid:
     return Invalid(zh, en, details={"field": fieldname})
 
 
-def parse(camera: Camera, body: bytes) -> Alarm:
+def parse(camera: AnyCamera, body: bytes) -> Alarm:
     """The alarm in ``body`` (JSON with event_id, label, observed_at, confidence, …) or 422."""
     try:
         data = orjson.loads(body)
@@ -196,7 +211,8 @@ def ingest_alarms(
     A refused alarm (401, 422) gets its error in the result and writes nothing.
     """
     now = now or utcnow()
-    cameras = _cameras(session, {r.camera_id or "" for r in raws})
+    driver = Driver(session)
+    cameras = _cameras(driver, {r.camera_id or "" for r in raws})
     results: list[AlarmResult] = [AlarmResult("pending") for _ in raws]
     alarms: list[tuple[int, Alarm]] = []
     counts = {"camera.stale": 0, "camera.replayed": 0, "camera.refused": 0}
@@ -213,56 +229,62 @@ def ingest_alarms(
                 counts["camera.refused"] += 1
             results[i] = AlarmResult("refused", error=exc)
     keys = [f"{a.camera.id}:{a.event_id}" for _, a in alarms]
-    seen = _known_events(session, keys)
-    signals = _open_signals(session, {a.camera.id for _, a in alarms})
+    seen = _known_events(driver, keys)
     fronts = _shop_fronts(session, {a.camera.id for _, a in alarms})
-    rows: list[dict[str, Any]] = []
-    for (i, alarm), key in zip(alarms, keys, strict=True):
-        if key in seen:
-            counts["camera.replayed"] += 1
-            results[i] = AlarmResult("duplicate_event", seen[key])
-            continue
-        result = _apply(session, alarm, signals, fronts, now, inline_cases)
-        seen[key] = result.signal_id
-        results[i] = result
-        rows.append(_report_row(alarm, key, result, now))
-    if rows:
-        session.execute(insert(REPORTS), rows)
-    write_signals(session, signals.values())
-    counters.bump(session, counts)
-    session.flush()
+    session.info[HOT_PATH] = True
+    try:
+        signals = Batch(session, driver, "camera", 3, OPEN_SIGNAL_STATES)
+        signals.load(
+            {a.camera.id for _, a in alarms},
+            lambda ids: load_signals(driver, "camera", ids, OPEN_SIGNAL_STATES),
+        )
+        rows: list[tuple[Any, ...]] = []
+        for (i, alarm), key in zip(alarms, keys, strict=True):
+            if key in seen:
+                counts["camera.replayed"] += 1
+                results[i] = AlarmResult("duplicate_event", seen[key])
+                continue
+            result = _apply(session, alarm, signals, fronts, now, inline_cases)
+            seen[key] = result.signal_id
+            results[i] = result
+            rows.append(_report_row(driver, alarm, raws[i].body, key, result, now))
+        session.flush()  # new signals (ORM rows) before the plain writes that may follow them
+        driver.insert_rows(REPORTS_TABLE, REPORT_COLUMNS, rows)
+        write_signals(driver, signals.values())
+        signals.finish()
+        counters.bump(session, counts)
+        session.flush()
+    finally:
+        session.info.pop(HOT_PATH, None)
     return results
 
 
-def _cameras(session: Session, ids: set[str]) -> dict[str, Camera | None]:
-    found = {c.id: c for c in session.scalars(select(Camera).where(Camera.id.in_(ids)))} if ids else {}
+def _cameras(driver: Driver, ids: set[str]) -> dict[str, AnyCamera | None]:
+    found = load_cameras(driver, ids - {""})
     return {i: found.get(i) for i in ids}
 
 
-def _known_events(session: Session, keys: list[str]) -> dict[str, str | None]:
-    if not keys:
-        return {}
-    rows = session.execute(
-        select(Report.idempotency_key, Report.signal_id).where(
-            Report.channel == "camera", Report.idempotency_key.in_(keys)
+def _known_events(driver: Driver, keys: list[str]) -> dict[str, str | None]:
+    """The signal of every event id already taken (replays answer with it)."""
+    out: dict[str, str | None] = {}
+    m = driver.mark
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        params: list[Any] = [chunk] if driver.pg else chunk
+        # On PostgreSQL a join on the array, so even a generic plan probes the unique index.
+        where = (
+            f"idempotency_key IN (SELECT unnest({m}::text[]))"
+            if driver.pg
+            else f"idempotency_key IN ({driver.marks(len(chunk))})"
         )
-    )
-    return {k: str(s) if s else None for k, s in rows}
+        sql = f"SELECT idempotency_key, signal_id FROM {REPORTS_TABLE} WHERE channel = {m} AND {where}"
+        for key, signal_id in driver.query(sql, ["camera", *params]):
+            out[key] = str(driver.read_uid(signal_id)) if signal_id else None
+    return out
 
 
 SignalKey = tuple[str, str, str]
 AnySignal = Signal | LiveSignal
-
-
-def _open_signals(session: Session, camera_ids: set[str]) -> dict[SignalKey, AnySignal]:
-    if not camera_ids:
-        return {}
-    where = (
-        (SIGNALS.c.source == "camera")
-        & SIGNALS.c.source_id.in_(camera_ids)
-        & SIGNALS.c.state.in_(OPEN_SIGNAL_STATES)
-    )
-    return {(s.source_id, s.rule, s.zone): s for s in load_signals(session, where)}
 
 
 def _shop_fronts(session: Session, camera_ids: set[str]) -> dict[tuple[str, str], str]:
@@ -279,7 +301,7 @@ def _shop_fronts(session: Session, camera_ids: set[str]) -> dict[tuple[str, str]
 def _apply(
     session: Session,
     alarm: Alarm,
-    signals: dict[SignalKey, AnySignal],
+    signals: Batch,
     fronts: dict[tuple[str, str], str],
     now: datetime,
     inline: bool = True,
@@ -361,29 +383,14 @@ def _description(alarm: Alarm) -> str:
     )
 
 
-def _report_row(alarm: Alarm, key: str, result: AlarmResult, now: datetime) -> dict[str, Any]:
+def _report_row(
+    driver: Driver, alarm: Alarm, body: bytes, key: str, result: AlarmResult, now: datetime
+) -> tuple[Any, ...]:
     camera = alarm.camera
-    return {
-        "id": new_id(),
-        "channel": "camera",
-        "channel_ref": alarm.event_id,
-        "idempotency_key": key,
-        "kind": "alarm",
-        "payload": alarm.payload,
-        "text": alarm.label,
-        "category_code": alarm.category_code,
-        "lon": camera.lon,
-        "lat": camera.lat,
-        "street_code": camera.street_code,
-        "grid_code": camera.grid_code,
-        "address": camera.address,
-        "outcome": "signal",
-        "signal_id": result.signal_id and _uuid(result.signal_id),
-        "received_at": now,
-    }
-
-
-def _uuid(value: str) -> Any:
-    import uuid
-
-    return uuid.UUID(value)
+    signal_id = uuid.UUID(result.signal_id) if result.signal_id else None
+    return (
+        driver.uid(new_id()), "camera", alarm.event_id, key, "alarm",
+        body.decode(),  # the raw payload as it arrived (valid JSON: parse() read it)
+        alarm.label, alarm.category_code, camera.lon, camera.lat, camera.street_code, camera.grid_code,
+        camera.address, "signal", driver.uid(signal_id), driver.time(now),
+    )  # fmt: skip

@@ -17,13 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.errors import NotFound
-from cityops.intake.models import Camera, Merchant, Signal
+from cityops.intake.models import Merchant, Signal
 from cityops.outbox import service as outbox
 
 REPEAT_DAYS = 30
 
 
-def send_notice(session: Session, signal: Signal, merchant_id: str, camera: Camera, *, now: datetime) -> None:
+def send_notice(session: Session, signal: Signal, merchant_id: str, camera: Any, *, now: datetime) -> None:
+    """Notify the merchant of ``camera``'s shop front (a Camera row or the hot path's LiveCamera)."""
     merchant = session.get(Merchant, merchant_id)
     if merchant is None:
         raise NotFound("商户不存在", "No such merchant", details={"merchant_id": merchant_id})

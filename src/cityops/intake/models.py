@@ -18,8 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
 
@@ -216,3 +218,22 @@ class IntakeCounter(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The in-memory signal cache of the ingest hot path (intake.signal_cache) must hear of every
+# signal written any other way, in every process: the worker, pages, the CLI. Here, next to the
+# model, so no import order can miss it.
+SIGNALS_GENERATION = "signals.generation"
+HOT_PATH = "cityops.intake.hot_path"  # session.info flag: this flush is the hot path's own
+_BUMP = text(
+    "INSERT INTO intake_counters (name, value) VALUES (:name, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = intake_counters.value + 1"
+)
+
+
+@event.listens_for(Session, "before_flush")
+def _signals_written(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(HOT_PATH):
+        return
+    if any(isinstance(obj, Signal) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.execute(_BUMP, {"name": SIGNALS_GENERATION})

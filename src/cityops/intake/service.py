@@ -8,6 +8,7 @@ channel logic: ``reports`` (human channels), ``camera`` + ``merchants`` + ``rech
 from __future__ import annotations
 
 from cityops.intake.camera import AlarmResult, RawAlarm, ingest_alarms, sign
+from cityops.intake.live import SignalsChanged
 from cityops.intake.merchants import list_merchants, mark, merchant_dict, sweep_windows
 from cityops.intake.recheck import sweep_rechecks
 from cityops.intake.registry import (
@@ -35,6 +36,7 @@ __all__ = [
     "AlarmResult",
     "MessageResult",
     "RawAlarm",
+    "SignalsChanged",
     "Submitted",
     "add_shop_front",
     "camera_dict",

@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cityops.db import new_id, utcnow
 from cityops.errors import DomainError, Invalid, NotFound
 from cityops.intake import counters
 from cityops.intake.live import (
-    SIGNALS,
+    READINGS_TABLE,
+    Driver,
     LiveDevice,
     LiveSignal,
     load_devices,
@@ -30,11 +31,12 @@ from cityops.intake.live import (
 )
 from cityops.intake.models import OPEN_SIGNAL_STATES, Device, Signal, TelemetryReading
 from cityops.intake.rules import Rule, rules_for
+from cityops.intake.signal_cache import HOT_PATH, Batch
 from cityops.intake.signals import want_case
 
 AnyDevice = Device | LiveDevice
 
-READINGS = TelemetryReading.metadata.tables[TelemetryReading.__tablename__]
+READING_COLUMNS = ("device_id", "seq", "observed_at", "received_at", "readings")
 _META = ("device_id", "seq", "observed_at", "device_type", "readings")
 MAX_MESSAGE_BYTES = 16 * 1024
 
@@ -115,22 +117,30 @@ def ingest_messages(
             parsed.append((i, parse(payload)))
         except DomainError as exc:
             results[i] = MessageResult("refused", error=exc)
-    ids = {m.device_id for _, m in parsed}
-    devices = load_devices(session, ids)
-    pairs = [(m.device_id, m.seq) for _, m in parsed]
-    known: set[tuple[str, int]] = set()
-    for start in range(0, len(pairs), 500):
-        chunk = pairs[start : start + 500]
-        known.update(
-            (d, int(s))
-            for d, s in session.execute(
-                select(TelemetryReading.device_id, TelemetryReading.seq).where(
-                    tuple_(TelemetryReading.device_id, TelemetryReading.seq).in_(chunk)
-                )
-            )
-        )
-    signals = _signals(session, set(devices), now)
-    rows: list[dict[str, Any]] = []
+    driver = Driver(session)
+    devices = load_devices(driver, {m.device_id for _, m in parsed})
+    known = _known_readings(driver, [(m.device_id, m.seq) for _, m in parsed])
+    session.info[HOT_PATH] = True
+    try:
+        signals = _signals(session, driver, set(devices), now)
+        return _store(session, driver, parsed, devices, known, signals, results, now, inline_cases)
+    finally:
+        session.info.pop(HOT_PATH, None)
+
+
+def _store(
+    session: Session,
+    driver: Driver,
+    parsed: list[tuple[int, Message]],
+    devices: dict[str, LiveDevice],
+    known: set[tuple[str, int]],
+    signals: Batch,
+    results: list[MessageResult],
+    now: datetime,
+    inline_cases: bool,
+) -> list[MessageResult]:
+    rows: list[tuple[Any, ...]] = []
+    received = driver.time(now)
     duplicates = 0
     for i, msg in parsed:
         device = devices.get(msg.device_id)
@@ -151,19 +161,14 @@ def ingest_messages(
             continue
         known.add((msg.device_id, msg.seq))
         rows.append(
-            {
-                "device_id": msg.device_id,
-                "seq": msg.seq,
-                "observed_at": msg.observed_at,
-                "received_at": now,
-                "readings": msg.readings,
-            }
+            (msg.device_id, msg.seq, driver.time(msg.observed_at), received, driver.json(msg.readings))
         )
         results[i] = _evaluate(session, device, msg, signals, now, inline_cases)
-    if rows:
-        session.execute(insert(READINGS), rows)
-    write_signals(session, signals.values())
-    write_devices(session, devices.values())
+    session.flush()  # new signals (ORM rows) before the plain writes that may follow them
+    driver.insert_rows(READINGS_TABLE, READING_COLUMNS, rows)
+    write_signals(driver, signals.values())
+    signals.finish()
+    write_devices(driver, devices.values())
     counters.bump(session, {"telemetry.duplicate": duplicates})
     session.flush()
     return results
@@ -173,23 +178,40 @@ SignalKey = tuple[str, str]
 AnySignal = Signal | LiveSignal
 
 
-def _signals(session: Session, device_ids: set[str], now: datetime) -> dict[SignalKey, AnySignal]:
+def _known_readings(driver: Driver, pairs: list[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The (device, seq) pairs already stored: redelivered messages."""
+    known: set[tuple[str, int]] = set()
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        if driver.pg:
+            sql = (
+                f"SELECT device_id, seq FROM {READINGS_TABLE} WHERE (device_id, seq) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+            )
+            params: list[Any] = [[d for d, _ in chunk], [q for _, q in chunk]]
+        else:
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            sql = f"SELECT device_id, seq FROM {READINGS_TABLE} WHERE (device_id, seq) IN (VALUES {values})"
+            params = [v for pair in chunk for v in pair]
+        known.update((d, int(q)) for d, q in driver.query(sql, params))
+    return known
+
+
+TELEMETRY_STATES = (*OPEN_SIGNAL_STATES, "resolved")
+
+
+def _signals(session: Session, driver: Driver, device_ids: set[str], now: datetime) -> Batch:
     """Open signals of the devices, and closed ones still in their cool-down (to reopen)."""
-    if not device_ids:
-        return {}
-    recent = now - timedelta(hours=2)
-    c = SIGNALS.c
-    where = (
-        (c.source == "telemetry")
-        & c.source_id.in_(device_ids)
-        & (c.state.in_(OPEN_SIGNAL_STATES) | ((c.state == "resolved") & (c.closed_at >= recent)))
-    )
-    out: dict[SignalKey, AnySignal] = {}
-    for s in sorted(load_signals(session, where), key=lambda x: x.last_seen):
-        key = (s.source_id, s.rule)
-        if key not in out or s.state in OPEN_SIGNAL_STATES:
-            out[key] = s
-    return out
+    batch = Batch(session, driver, "telemetry", 2, TELEMETRY_STATES)
+
+    def loader(ids: set[str]) -> list[LiveSignal]:
+        found = load_signals(
+            driver, "telemetry", ids, OPEN_SIGNAL_STATES, resolved_since=now - timedelta(hours=2)
+        )
+        return sorted(found, key=lambda x: x.last_seen)
+
+    batch.load(device_ids, loader)
+    return batch
 
 
 def _breach(rule: Rule, device: AnyDevice, msg: Message) -> float | None:
@@ -219,7 +241,7 @@ def _evaluate(
     session: Session,
     device: AnyDevice,
     msg: Message,
-    signals: dict[SignalKey, AnySignal],
+    signals: Batch,
     now: datetime,
     inline: bool = True,
 ) -> MessageResult:

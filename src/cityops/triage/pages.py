@@ -70,7 +70,7 @@ FIELD_NAMES = {
     "major_name": N_("大类名称"),
 }
 KIND_NAMES = {"event": N_("事件"), "component": N_("部件")}
-ACTION_NAMES = {"update": N_("修改"), "import": N_("导入"), "remove": N_("停用")}
+ACTION_NAMES = {"update": N_("修改"), "import": N_("导入"), "remove": N_("移除")}
 STATUS_NAMES = {
     "active": N_("在用"),
     "candidate": N_("候选"),

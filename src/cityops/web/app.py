@@ -67,6 +67,8 @@ ROUTERS = (
     "cityops.areas.pages:router",
     "cityops.workbench.pages:router",
     "cityops.cockpit.pages:router",
+    "cityops.indicators.pages:router",
+    "cityops.evaluation.pages:router",
     "cityops.triage.pages:router",
 )
 

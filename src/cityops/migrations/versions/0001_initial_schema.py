@@ -552,6 +552,7 @@ def upgrade() -> None:
         sa.Column("deadline", sa.Date(), nullable=False),
         sa.Column("posted_by", sa.Uuid(), nullable=False),
         sa.Column("posted_at", cityops.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("area_code", sa.String(length=32), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("taken_by_unit", sa.String(length=40), nullable=True),
         sa.Column("taken_by_user", sa.Uuid(), nullable=True),
