@@ -20,10 +20,12 @@ from tests.pages.conftest import BROWSER, csrf_of, sign_in
 
 from cityops.accounts import service as accounts
 from cityops.config import Settings
-from cityops.db import make_sessionmaker, unit_of_work
+from cityops.db import make_sessionmaker, unit_of_work, utcnow
 from cityops.intake.demo import DEMO_CAMERA, DEMO_MERCHANT
 from cityops.intake.models import Camera, Report
 from cityops.web.app import create_app
+
+from .conftest import signed_alarm
 
 LON, LAT = 120.13616, 30.33036  # 桥西直街, 拱宸桥街道 (the demo camera's street)
 HEAD = "工单号,来电内容,发生地点,市民电话,问题分类,X坐标,Y坐标\n"
@@ -231,6 +233,17 @@ def test_camera_form_create_secret_once_edit_and_errors(
     rotated = re.search(r'id="camera-secret" class="secret">([^<]+)<', r.text)
     assert r.status_code == 200 and rotated and rotated.group(1) != secret.group(1)
     assert r.headers["cache-control"] == "no-store"
+    # The webhook takes the new secret at once and refuses the old one.
+    body = {
+        "event_id": "rot-1",
+        "label": "机动车违停",
+        "observed_at": utcnow().isoformat(),
+        "confidence": 0.9,
+    }
+    raw, headers = signed_alarm(body, camera="cam-test-01", secret=secret.group(1))
+    assert c.post("/api/v1/intake/camera", content=raw, headers=headers).status_code == 401
+    raw, headers = signed_alarm(body, camera="cam-test-01", secret=rotated.group(1))
+    assert c.post("/api/v1/intake/camera", content=raw, headers=headers).status_code == 200
     # CSRF, roles, unknown camera.
     assert c.post("/intake/registry/cameras/cam-test-01/secret").status_code == 403
     assert browser_of("operator").get("/intake/registry/cameras/cam-test-01").status_code == 403
