@@ -105,6 +105,10 @@ def test_hotline_import_with_a_bad_row_writes_nothing_then_imports(
     token = _token(r)
     mapped = c.get(f"/intake/hotline/map?token={token}")
     assert mapped.status_code == 200 and "HL-001" in mapped.text and "预览" in mapped.text
+    # The preview again with a chosen mapping (a POST: no CSRF token in a URL).
+    r = c.post("/intake/hotline/map", data={"csrf_token": csrf_of(mapped.text), "token": token, **MAPPING})
+    assert r.status_code == 200 and '<option value="X坐标" selected>' in r.text
+    assert c.post("/intake/hotline/map", data={"token": token}).status_code == 403
     # Unknown headings are not guessed: the operator chooses; without the text column → 422 at the field.
     r = c.post(
         "/intake/hotline/import",

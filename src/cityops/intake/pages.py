@@ -708,18 +708,28 @@ def _map_page(
 def hotline_map(
     request: Request, token: str = "", principal: Principal = Depends(page_roles(*HOTLINE_ROLES))
 ) -> Response:
-    """Choose which column is which (the last mapping preselected) and preview the first rows;
-    choosing again (``map_<field>`` in the query) redraws the preview."""
+    """Choose which column is which (the last mapping preselected) and preview the first rows."""
     try:
         rows, filename = _rows_of_token(token, principal)
     except DomainError as exc:
         return _upload_page(request, {"file": _message(exc.message, templating.lang_of(request))}, 422)
     heads = hotline.headings(rows)
-    errors: dict[str, str] = {}
-    if any(k.startswith("map_") for k in request.query_params):
-        choice, errors = _chosen_mapping(request.query_params, heads)
-    else:
-        choice = hotline.guess_mapping(heads, hotline.remembered_mapping(principal.id))
+    choice = hotline.guess_mapping(heads, hotline.remembered_mapping(principal.id))
+    return _map_page(request, token, filename, rows, choice, {})
+
+
+@router.post("/intake/hotline/map")
+def hotline_remap(
+    request: Request, form: CsrfForm, principal: Principal = Depends(page_roles(*HOTLINE_ROLES))
+) -> Response:
+    """The preview again with the mapping chosen on the page (a POST: the form carries its CSRF
+    token, which must not end up in a URL)."""
+    token = str(form.get("token") or "")
+    try:
+        rows, filename = _rows_of_token(token, principal)
+    except DomainError as exc:
+        return _upload_page(request, {"file": _message(exc.message, templating.lang_of(request))}, 422)
+    choice, errors = _chosen_mapping(form, hotline.headings(rows))
     return _map_page(request, token, filename, rows, choice, errors, status=422 if errors else 200)
 
 
