@@ -38,8 +38,7 @@ router = page_router(tags=["triage"])
 
 ADMIN = page_roles("admin")
 READERS = page_roles("admin", "operator", "dispatcher")
-templating.add_nav("/triage/knowledge-base", N_("类别知识库"), ["admin"], 81)
-templating.add_nav("/triage/models", N_("分拣模型"), ["admin"], 82)
+# No header links: both pages are in the administrator's page list (components/admin.html).
 
 PAGE = 50
 EDIT_FIELDS = (
