@@ -297,6 +297,12 @@ def _samples(path: str, param: str, facts: dict[str, Any]) -> list[str]:
         return [uuid.uuid4().hex]
     if param == "signal_id":
         return [str(uuid.uuid4())]
+    if param in ("camera_id", "device_id", "merchant_id"):  # the registries' admin forms
+        from cityops.intake.demo import DEMO_CAMERA, DEMO_MERCHANT
+
+        return {"camera_id": [DEMO_CAMERA], "device_id": ["demo-water-001"], "merchant_id": [DEMO_MERCHANT]}[
+            param
+        ]
     if param == "name" and path.startswith("/cockpit/panels/"):
         from cityops.cockpit.pages import PANELS
 

@@ -72,6 +72,7 @@ ROUTERS = (
     "cityops.catalog.pages:router",
     "cityops.accounts.pages:router",
     "cityops.cases.pages:router",
+    "cityops.triage.pages:router",
 )
 
 
