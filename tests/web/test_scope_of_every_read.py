@@ -309,6 +309,16 @@ def _samples(path: str, param: str, facts: dict[str, Any]) -> list[str]:
         return list(PANELS)
     if param == "code" and (path.startswith("/open311/") or "/knowledge-base/" in path):
         return ["06010"]  # a category: the service list is the catalog
+    if path.startswith("/admin/"):  # administrator pages: a street user gets the 403 page
+        samples = {
+            "/admin/areas/": ["330105001", STREET],
+            "/admin/categories/": ["06010"],
+            "/admin/departments/": ["D01"],
+            "/admin/responsibilities/": ["1"],
+        }
+        for prefix, values in samples.items():
+            if path.startswith(prefix):
+                return values
     if param == "code" and "indicators" in path:
         return ["GOV.closure_rate", "GOV.on_time_closure_rate"]
     raise AssertionError(f"add sample values for {path} {{{param}}} to _samples (or allow-list the route)")
