@@ -227,6 +227,7 @@ def _worker(url: str, fn_name: str, share: list[Any], barrier: Any, out: Any) ->
             except (ConcurrentBatch, DBAPIError) as exc:
                 retries += 1
                 why[type(exc).__name__] = why.get(type(exc).__name__, 0) + 1
+                why[str(exc).splitlines()[0][:120]] = 1
                 time.sleep(random.uniform(0, 0.05 * _attempt))  # two retries must not meet again
         else:
             raise RuntimeError(f"a batch failed 20 times: {why}")

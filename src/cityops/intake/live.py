@@ -144,7 +144,8 @@ class Driver:
             return
         try:
             self._insert_rows(table, columns, rows)
-        except self.dbapi_module.IntegrityError:
+        except (self.dbapi_module.IntegrityError, self.dbapi_module.OperationalError):
+            # a replay raced (unique key) or two batches deadlocked on it: both retry
             raise ConcurrentBatch() from None
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
