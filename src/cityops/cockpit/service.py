@@ -9,6 +9,7 @@ Slow-changing inputs (area geometry, hot issues) are cached per process.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import datetime
@@ -25,6 +26,8 @@ from cityops.evaluation import periods, risk_service
 from cityops.evaluation import service as evaluation
 from cityops.indicators import service as indicators
 from cityops.safety import service as safety
+
+log = logging.getLogger("cityops.cockpit")
 
 VIEWERS = frozenset({"leader", "admin", "dispatcher", "operator"})
 # The indicator cards shown first (the rest are a click away on the indicator page).
@@ -48,16 +51,39 @@ _cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 _lock = threading.Lock()
 
 
-def _cached(key: tuple[str, ...], make: Any) -> Any:
+_refreshing: set[tuple[str, ...]] = set()
+
+
+def _cached(key: tuple[str, ...], make: Any, *, stale_ok: bool = False) -> Any:
+    """``make()`` at most once per :data:`_TTL` per key. With ``stale_ok`` an expired value is
+    still answered at once while one background thread makes the next (``make`` must then open
+    its own session): a costly panel costs its caller only the very first time."""
     now = time.monotonic()
     with _lock:
         hit = _cache.get(key)
         if hit and now - hit[0] < _TTL:
             return hit[1]
+        if hit and stale_ok:
+            if key not in _refreshing:
+                _refreshing.add(key)
+                threading.Thread(target=_refresh, args=(key, make), daemon=True).start()
+            return hit[1]
     value = make()
     with _lock:
         _cache[key] = (now, value)
     return value
+
+
+def _refresh(key: tuple[str, ...], make: Any) -> None:
+    try:
+        value = make()
+        with _lock:
+            _cache[key] = (time.monotonic(), value)
+    except Exception:  # the stale answer stays; the next call tries again
+        log.exception("refreshing the cockpit's %s failed", key[0])
+    finally:
+        with _lock:
+            _refreshing.discard(key)
 
 
 def _bind(session: Session) -> str:
@@ -199,7 +225,11 @@ def hot_issues(session: Session, principal: Principal, district: str, days: int 
     from cityops.cases.service import scope_key
     from cityops.triage import service as triage
 
+    engine = session.get_bind()
+
     def build() -> list[dict[str, Any]]:
+        with Session(bind=engine) as own:  # its own session: it may run in a background thread
+            found = triage.hot_issues(own, days, limit=50, principal=principal)
         return [
             {
                 "id": h.id,
@@ -210,10 +240,10 @@ def hot_issues(session: Session, principal: Principal, district: str, days: int 
                 "growth": h.growth,
                 "end": h.end.isoformat(),
             }
-            for h in triage.hot_issues(session, days, limit=50, principal=principal)
+            for h in found
         ]
 
-    return _cached(("hot", _bind(session), str(days), *scope_key(principal)), build)[:10]
+    return _cached(("hot", _bind(session), str(days), *scope_key(principal)), build, stale_ok=True)[:10]
 
 
 def rankings(

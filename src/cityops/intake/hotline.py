@@ -61,6 +61,7 @@ DEFAULT_MAPPING = {
 }
 MAX_ROWS = 5000
 MAX_BYTES = 5 * 1024 * 1024
+MAX_FIELD_CHARS = 20_000  # a work order's text is a few hundred characters
 # A row joins an open case as its duplicate only when it is this sure (see duplicates.likely_duplicates).
 MERGE_SCORE = 0.8
 MERGE_RADIUS_M = 100.0
@@ -89,11 +90,21 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         text = data.decode("gb18030", errors="replace")  # exports from Chinese Excel are often GBK
     try:
-        return list(csv.DictReader(io.StringIO(text)))[: MAX_ROWS + 1]
+        rows = list(csv.DictReader(io.StringIO(text)))[: MAX_ROWS + 1]
     except csv.Error as exc:  # a field over the csv module's limit, a broken quote
         raise Invalid(
             f"无法读取 CSV 文件：{exc}", f"cannot read the CSV file: {exc}", code="bad_file"
         ) from None
+    # Our own limit, not the csv module's (whose process-wide setting other code raises).
+    for number, row in enumerate(rows, start=2):
+        for value in row.values():
+            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+                raise Invalid(
+                    f"第 {number} 行有超过 {MAX_FIELD_CHARS} 字的单元格",
+                    f"row {number} has a cell longer than {MAX_FIELD_CHARS} characters",
+                    code="bad_file",
+                )
+    return rows
 
 
 def headings(rows: list[dict[str, Any]]) -> list[str]:
