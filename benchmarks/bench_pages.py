@@ -159,9 +159,14 @@ def measure(
                 "/approvals",
                 f"{cases}?state=dispatched,accepted,rework,returned,parked&sort=deadline&limit=50",
             ),
-            ("dispatcher", "/supervision", f"{cases}?overdue=true&sort=deadline&limit=50"),
+            (
+                "dispatcher",
+                "/supervision",
+                f"{cases}?state=dispatched,accepted,rework,returned,parked&overdue=true&sort=deadline&limit=50",
+            ),
             ("dispatcher", "/cases", f"{cases}?limit=50&with_total=true"),
             ("dispatcher", "/cases?q=垃圾", f"{cases}?q=垃圾&limit=50&with_total=true"),
+            ("dispatcher", "/cases?q=井盖", f"{cases}?q=井盖&limit=50&with_total=true"),
             (
                 "dispatcher",
                 "/cases?sort=deadline&state=dispatched,accepted",

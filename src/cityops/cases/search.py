@@ -118,9 +118,19 @@ def matches(q: str) -> ColumnElement[bool]:
             # only letters and digits (``normalise`` splits at everything else).
             term = bindparam(None, gram, type_=String(8), literal_execute=True)
             conditions.append(exists().where(CaseSearchTerm.term == term, CaseSearchTerm.case_id == Case.id))
+        if _one_chinese_pair(word):
+            # Two Chinese characters are exactly their one pair: nothing to confirm. Without the
+            # substring check the database counts from the pair's index rows alone (PostgreSQL
+            # misjudged LIKE '%井盖%' and read every description: 0.3 s instead of 25 ms).
+            continue
         # Confirms order and adjacency on the candidates (and is the whole test for one character).
         conditions.append(Case.description.like(f"%{_escape_like(word)}%", escape="\\"))
     return and_(*conditions)
+
+
+def _one_chinese_pair(word: str) -> bool:
+    """Two CJK ideographs (no case or width to fold, so the pair index says exactly "contains")."""
+    return len(word) == 2 and all("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in word)
 
 
 def case_ids_matching(session: Session, q: str, limit: int = 1000) -> list[uuid.UUID]:
