@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,10 +146,11 @@ def measure(
     clock = ServerClock(app)
     people: dict[str, tuple[TestClient, dict[str, str]]] = {}
     with TestClient(clock, raise_server_exceptions=True) as anonymous:
-        for user in ("operator", "dispatcher", "inspector", str(handler)):
+        for user in ("operator", "dispatcher", "inspector", "leader", str(handler)):
             client = TestClient(clock, raise_server_exceptions=True)
             people[user] = (client, _sign_in(client, user))
         cases = "/api/v1/cases"
+        month = datetime.now(UTC).strftime("%Y-%m")
         # (who, page, matching API call)
         pairs: list[tuple[str, str, str]] = [
             ("operator", "/home", "/api/v1/auth/me"),
@@ -175,6 +177,17 @@ def measure(
             ("dispatcher", f"/cases/{code}", f"{cases}/{code}"),
             (str(handler), "/tasks", f"{cases}?state=dispatched,accepted,rework&sort=deadline&limit=50"),
             ("inspector", "/verify", f"{cases}?state=handled&sort=deadline&limit=50"),
+            # The leader's pages: the cockpit and its fragments (htmx), rankings, an indicator.
+            ("leader", "/cockpit", "/api/v1/cockpit/overview"),
+            ("leader", "/cockpit/panels/overview", "/api/v1/cockpit/overview"),
+            ("leader", "/cockpit/panels/cards", "/api/v1/cockpit/cards"),
+            ("leader", "/cockpit/panels/warnings", "/api/v1/cockpit/warnings"),
+            ("leader", "/cockpit/panels/hot", "/api/v1/cockpit/hot-issues"),
+            ("leader", "/cockpit/panels/rankings", "/api/v1/cockpit/rankings"),
+            ("leader", "/cockpit/panels/risk", "/api/v1/cockpit/at-risk"),
+            ("leader", "/cockpit/panels/trend", "/api/v1/indicators/GOV.filed/history?area=330105"),
+            ("leader", f"/evaluation?by=grid&period={month}", f"/api/v1/evaluation?by=grid&period={month}"),
+            ("leader", "/cockpit/indicators/GOV.closure_rate", "/api/v1/indicators/GOV.closure_rate/history"),
         ]
         for who, page, api in pairs:
             if ONLY and ONLY not in page:
