@@ -100,11 +100,11 @@ def sums(session: Session, by: str, period: Period, code: str | None = None) -> 
     )
     if code is not None:
         stmt = stmt.where(table.code == code)
-    out = {}
-    for row in session.execute(stmt):
-        m = row._mapping
-        out[row.code] = Figures(row.code, {k: float(m[k] or 0) for k in m if k != "code"})
-    return out
+    result = session.execute(stmt)
+    keys = list(result.keys())[1:]
+    # Plain tuples (a grid ranking reads ~3,000 rows of 14 sums: mapping access per field cost
+    # more than the query).
+    return {row[0]: Figures(row[0], dict(zip(keys, map(float, row[1:]), strict=True))) for row in result}
 
 
 def get_weights(session: Session) -> dict[str, float]:
