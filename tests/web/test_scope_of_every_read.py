@@ -297,12 +297,28 @@ def _samples(path: str, param: str, facts: dict[str, Any]) -> list[str]:
         return [uuid.uuid4().hex]
     if param == "signal_id":
         return [str(uuid.uuid4())]
+    if param in ("camera_id", "device_id", "merchant_id"):  # the registries' admin forms
+        from cityops.intake.demo import DEMO_CAMERA, DEMO_MERCHANT
+
+        return {"camera_id": [DEMO_CAMERA], "device_id": ["demo-water-001"], "merchant_id": [DEMO_MERCHANT]}[
+            param
+        ]
     if param == "name" and path.startswith("/cockpit/panels/"):
         from cityops.cockpit.pages import PANELS
 
         return list(PANELS)
     if param == "code" and (path.startswith("/open311/") or "/knowledge-base/" in path):
         return ["06010"]  # a category: the service list is the catalog
+    if path.startswith("/admin/"):  # administrator pages: a street user gets the 403 page
+        samples = {
+            "/admin/areas/": ["330105001", STREET],
+            "/admin/categories/": ["06010"],
+            "/admin/departments/": ["D01"],
+            "/admin/responsibilities/": ["1"],
+        }
+        for prefix, values in samples.items():
+            if path.startswith(prefix):
+                return values
     if param == "code" and "indicators" in path:
         return ["GOV.closure_rate", "GOV.on_time_closure_rate"]
     raise AssertionError(f"add sample values for {path} {{{param}}} to _samples (or allow-list the route)")

@@ -115,3 +115,9 @@ def list_events(
         .offset(offset)
     ).all()
     return list(rows), total
+
+
+def known_actions(session: Session, limit: int = 200) -> list[str]:
+    """The distinct actions in the trail (for a filter's choices), alphabetically."""
+    stmt = select(AuditEvent.action).distinct().order_by(AuditEvent.action).limit(limit)
+    return [str(a) for a in session.scalars(stmt)]

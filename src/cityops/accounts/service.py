@@ -193,8 +193,12 @@ def list_users(
     search: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    area_prefix: str | None = None,
 ) -> tuple[list[User], int]:
-    """Users matching the filters ordered by user name, and the total count for paging."""
+    """Users matching the filters ordered by user name, and the total count for paging.
+
+    ``area_prefix`` keeps users whose area lies in that area (a street: the street itself, its
+    communities and grids, since a code starts with its parents' codes)."""
     if not 1 <= limit <= 200 or offset < 0:
         raise Invalid(
             "分页参数无效：limit 须在 1–200 之间，offset 不能为负",
@@ -208,6 +212,8 @@ def list_users(
         conditions.append(User.department_code == department_code)
     if area_code:
         conditions.append(User.area_code == area_code)
+    if area_prefix:
+        conditions.append(User.area_code.startswith(area_prefix, autoescape=True))
     if active is not None:
         conditions.append(User.active.is_(active))
     if search:

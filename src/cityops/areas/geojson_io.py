@@ -37,6 +37,7 @@ class AreaRecord:
     grade: str | None
     geometry: BaseGeometry
     population: int | None = None
+    index: int | None = None  # the feature's position in its file (for error messages)
 
     def to_row(self) -> dict[str, Any]:
         """Column values for a bulk insert/update of the areas table."""
@@ -133,7 +134,7 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def parse_feature_collection(
+def check_feature_collection(
     collection: Any,
     *,
     level: str | None = None,
@@ -143,13 +144,10 @@ def parse_feature_collection(
     parent_code_property: str | None = "parent_code",
     grade_property: str | None = "grade",
     level_property: str = "level",
-) -> list[AreaRecord]:
-    """Validate a GeoJSON FeatureCollection and return its areas in WGS-84.
-
-    ``level`` fixes the level of every feature; ``None`` reads it from ``level_property``.
-    A missing parent code is derived from the code (the code minus its last three digits).
-    Unit grids without a grade get "B". Raises Invalid naming the first bad feature.
-    """
+    collect: bool = True,
+) -> tuple[list[AreaRecord], list[Invalid]]:
+    """The valid areas of a FeatureCollection and an error per bad feature (``collect``; without
+    it the first bad feature raises). A file that is no FeatureCollection at all always raises."""
     crs = check_crs(crs)
     if level is not None and level not in LEVELS:
         raise Invalid(
@@ -170,104 +168,161 @@ def parse_feature_collection(
             "FeatureCollection 中没有要素", "the FeatureCollection has no features", code="invalid_geojson"
         )
     records: list[AreaRecord] = []
+    errors: list[Invalid] = []
     seen: set[str] = set()
     for i, feat in enumerate(features):
-        if not isinstance(feat, dict) or feat.get("type") != "Feature":
-            raise _bad(i, None, "不是 GeoJSON Feature", "is not a GeoJSON Feature")
-        props = feat.get("properties") or {}
-        code = _text(props.get(code_property))
-        lvl = level or _text(props.get(level_property))
-        if lvl not in LEVELS:
-            raise _bad(
-                i, code, f"层级无效：{lvl!r}", f"invalid level {lvl!r}; use one of {', '.join(LEVELS)}"
-            )
-        length = CODE_LENGTH[lvl]
-        if not code.isdigit() or len(code) != length:
-            raise _bad(
-                i,
-                code,
-                f"{lvl} 层级的编码必须是 {length} 位数字（属性 {code_property}）",
-                f"a {lvl} code must be {length} digits (property {code_property!r})",
-                field=code_property,
-            )
-        if code in seen:
-            raise _bad(i, code, "编码重复", "duplicate code in this file")
-        seen.add(code)
-        name = _text(props.get(name_property))
-        if not name or len(name) > MAX_NAME:
-            raise _bad(
-                i,
-                code,
-                f"名称不能为空且不超过 {MAX_NAME} 字（属性 {name_property}）",
-                f"name must be 1–{MAX_NAME} characters (property {name_property!r})",
-                field=name_property,
-            )
-        parent = _text(props.get(parent_code_property)) if parent_code_property else ""
-        derived = code[: length - 3] if lvl != "district" else ""
-        if lvl == "district":
-            parent = ""
-        elif not parent:
-            parent = derived
-        elif parent != derived:
-            raise _bad(
-                i,
-                code,
-                f"上级编码 {parent} 与编码前缀 {derived} 不一致",
-                f"parent code {parent} does not match the code's prefix {derived}",
-                field="parent_code",
-            )
-        grade = _text(props.get(grade_property)).upper() if grade_property else ""
-        if lvl == "grid":
-            grade = grade or "B"
-            if grade not in GRADES:
-                raise _bad(
+        try:
+            records.append(
+                _parse_feature(
                     i,
-                    code,
-                    f"网格等级必须是 A、B 或 C（收到 {grade!r}）",
-                    f"grid grade must be A, B or C (got {grade!r})",
-                    field=grade_property,
+                    feat,
+                    seen,
+                    level,
+                    crs,
+                    code_property,
+                    name_property,
+                    parent_code_property,
+                    grade_property,
+                    level_property,
                 )
-        population = props.get("population")
-        records.append(
-            AreaRecord(
-                code=code,
-                name=name,
-                level=lvl,
-                parent_code=parent or None,
-                grade=grade if lvl == "grid" else None,
-                geometry=_geometry(i, code, feat.get("geometry"), crs),
-                population=int(population)
-                if isinstance(population, int | float) and population >= 0
-                else None,
             )
-        )
+        except Invalid as exc:
+            if not collect:
+                raise
+            errors.append(exc)
+    return records, errors
+
+
+def parse_feature_collection(collection: Any, **options: Any) -> list[AreaRecord]:
+    """Validate a GeoJSON FeatureCollection and return its areas in WGS-84.
+
+    ``level`` fixes the level of every feature; ``None`` reads it from ``level_property``.
+    A missing parent code is derived from the code (the code minus its last three digits).
+    Unit grids without a grade get "B". Raises Invalid naming the first bad feature.
+    Options: those of :func:`check_feature_collection`.
+    """
+    records, _errors = check_feature_collection(collection, collect=False, **options)
     return records
 
 
-def check_parents(records: list[AreaRecord], existing_levels: dict[str, str]) -> None:
-    """Every parent must exist (in the file or the database) at the level just above."""
+def _parse_feature(
+    i: int,
+    feat: Any,
+    seen: set[str],
+    level: str | None,
+    crs: str,
+    code_property: str,
+    name_property: str,
+    parent_code_property: str | None,
+    grade_property: str | None,
+    level_property: str,
+) -> AreaRecord:
+    """One feature as an area record (``seen``: the codes of the file so far); Invalid naming it."""
+    if not isinstance(feat, dict) or feat.get("type") != "Feature":
+        raise _bad(i, None, "不是 GeoJSON Feature", "is not a GeoJSON Feature")
+    props = feat.get("properties") or {}
+    code = _text(props.get(code_property))
+    lvl = level or _text(props.get(level_property))
+    if lvl not in LEVELS:
+        raise _bad(i, code, f"层级无效：{lvl!r}", f"invalid level {lvl!r}; use one of {', '.join(LEVELS)}")
+    length = CODE_LENGTH[lvl]
+    if not code.isdigit() or len(code) != length:
+        raise _bad(
+            i,
+            code,
+            f"{lvl} 层级的编码必须是 {length} 位数字（属性 {code_property}）",
+            f"a {lvl} code must be {length} digits (property {code_property!r})",
+            field=code_property,
+        )
+    if code in seen:
+        raise _bad(i, code, "编码重复", "duplicate code in this file")
+    seen.add(code)
+    name = _text(props.get(name_property))
+    if not name or len(name) > MAX_NAME:
+        raise _bad(
+            i,
+            code,
+            f"名称不能为空且不超过 {MAX_NAME} 字（属性 {name_property}）",
+            f"name must be 1–{MAX_NAME} characters (property {name_property!r})",
+            field=name_property,
+        )
+    parent = _text(props.get(parent_code_property)) if parent_code_property else ""
+    derived = code[: length - 3] if lvl != "district" else ""
+    if lvl == "district":
+        parent = ""
+    elif not parent:
+        parent = derived
+    elif parent != derived:
+        raise _bad(
+            i,
+            code,
+            f"上级编码 {parent} 与编码前缀 {derived} 不一致",
+            f"parent code {parent} does not match the code's prefix {derived}",
+            field="parent_code",
+        )
+    grade = _text(props.get(grade_property)).upper() if grade_property else ""
+    if lvl == "grid":
+        grade = grade or "B"
+        if grade not in GRADES:
+            raise _bad(
+                i,
+                code,
+                f"网格等级必须是 A、B 或 C（收到 {grade!r}）",
+                f"grid grade must be A, B or C (got {grade!r})",
+                field=grade_property,
+            )
+    population = props.get("population")
+    return AreaRecord(
+        code=code,
+        name=name,
+        level=lvl,
+        parent_code=parent or None,
+        grade=grade if lvl == "grid" else None,
+        geometry=_geometry(i, code, feat.get("geometry"), crs),
+        population=int(population) if isinstance(population, int | float) and population >= 0 else None,
+        index=i,
+    )
+
+
+def parent_errors(records: list[AreaRecord], existing_levels: dict[str, str]) -> list[Invalid]:
+    """An error per record whose parent is missing (in the file and the database) or not at the
+    level just above."""
     in_file = {r.code: r.level for r in records}
+    errors = []
     for i, r in enumerate(records):
         want = PARENT_LEVEL[r.level]
         if want is None or r.parent_code is None:
             continue
+        at = r.index if r.index is not None else i
         found = in_file.get(r.parent_code) or existing_levels.get(r.parent_code)
         if found is None:
-            raise _bad(
-                i,
-                r.code,
-                f"上级区域 {r.parent_code} 不存在，请先导入上级层级",
-                f"parent area {r.parent_code} does not exist; import the level above first",
-                field="parent_code",
+            errors.append(
+                _bad(
+                    at,
+                    r.code,
+                    f"上级区域 {r.parent_code} 不存在，请先导入上级层级",
+                    f"parent area {r.parent_code} does not exist; import the level above first",
+                    field="parent_code",
+                )
             )
-        if found != want:
-            raise _bad(
-                i,
-                r.code,
-                f"上级区域 {r.parent_code} 的层级是 {found}，应为 {want}",
-                f"parent area {r.parent_code} is a {found}, expected a {want}",
-                field="parent_code",
+        elif found != want:
+            errors.append(
+                _bad(
+                    at,
+                    r.code,
+                    f"上级区域 {r.parent_code} 的层级是 {found}，应为 {want}",
+                    f"parent area {r.parent_code} is a {found}, expected a {want}",
+                    field="parent_code",
+                )
             )
+    return errors
+
+
+def check_parents(records: list[AreaRecord], existing_levels: dict[str, str]) -> None:
+    """Every parent must exist (in the file or the database) at the level just above."""
+    errors = parent_errors(records, existing_levels)
+    if errors:
+        raise errors[0]
 
 
 def to_feature(area: Area, *, geometry: bool = True) -> dict[str, Any]:

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 
 from cityops.areas.geojson_io import (
     AreaRecord,
+    check_feature_collection,
     check_parents,
+    geometry_to_text,
+    parent_errors,
     parse_feature_collection,
     to_feature_collection,
 )
@@ -55,6 +58,28 @@ class ImportResult:
     @property
     def total(self) -> int:
         return self.created + self.updated
+
+
+@dataclass(frozen=True)
+class ImportChange:
+    """What importing one feature would do to the area with its code."""
+
+    code: str
+    name: str
+    level: str
+    action: str  # "create" | "update" | "same"
+    changed: tuple[str, ...] = ()  # the fields an update changes (name, grade, geometry, …)
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """A GeoJSON file checked against the database: the change per feature, the error per bad feature."""
+
+    changes: list[ImportChange]
+    errors: list[Invalid]
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.changes if c.action == action)
 
 
 # -- the grid index cache --------------------------------------------------------------------
@@ -185,6 +210,73 @@ def import_geojson(
     return _write(session, records, existing, progress)
 
 
+def preview_geojson(
+    session: Session,
+    feature_collection: Any,
+    *,
+    level: str | None = None,
+    crs: str = "wgs84",
+    code_property: str = "code",
+    name_property: str = "name",
+    parent_code_property: str | None = "parent_code",
+    grade_property: str | None = "grade",
+) -> ImportPreview:
+    """What :func:`import_geojson` would do with this file, writing nothing: every feature's
+    change (create, update with the fields it changes, or no change) and every bad feature's
+    error (not just the first). Raises Invalid only for a file that is no FeatureCollection."""
+    records, errors = check_feature_collection(
+        feature_collection,
+        level=level,
+        crs=crs,
+        code_property=code_property,
+        name_property=name_property,
+        parent_code_property=parent_code_property,
+        grade_property=grade_property,
+    )
+    wanted = sorted({r.parent_code for r in records if r.parent_code} | {r.code for r in records})
+    existing: dict[str, Any] = {}
+    for s in range(0, len(wanted), _BATCH):
+        chunk = wanted[s : s + _BATCH]
+        rows = session.execute(
+            select(Area.code, Area.level, Area.name, Area.grade, Area.geometry, Area.population).where(
+                Area.code.in_(chunk)
+            )
+        ).all()
+        existing.update({r.code: r for r in rows})
+    errors += parent_errors(records, {code: row.level for code, row in existing.items()})
+    changes = []
+    for r in records:
+        old = existing.get(r.code)
+        if old is None:
+            changes.append(ImportChange(r.code, r.name, r.level, "create"))
+            continue
+        if old.level != r.level:
+            errors.append(
+                Invalid(
+                    f"第 {(r.index or 0) + 1} 个要素（code={r.code}）："
+                    f"编码已作为 {old.level} 存在，不能改为 {r.level}",
+                    f"feature #{(r.index or 0) + 1} (code={r.code}): the code exists as a {old.level}, "
+                    f"not a {r.level}",
+                    code="level_mismatch",
+                    details={"feature_index": r.index, "code": r.code},
+                )
+            )
+            continue
+        changed = tuple(
+            name
+            for name, before, after in (
+                ("name", old.name, r.name),
+                ("grade", old.grade, r.grade),
+                ("population", old.population, r.population),
+                ("geometry", old.geometry, geometry_to_text(r.geometry)),
+            )
+            if before != after
+        )
+        changes.append(ImportChange(r.code, r.name, r.level, "update" if changed else "same", changed))
+    errors.sort(key=lambda e: (e.details or {}).get("feature_index") or 0)
+    return ImportPreview(changes, errors)
+
+
 def _write(
     session: Session, records: list[AreaRecord], existing: dict[str, str], progress: Progress | None
 ) -> ImportResult:
@@ -282,6 +374,25 @@ def tree_fingerprint(session: Session) -> tuple[int, str]:
     """(row count, latest edit) of the area tree: changes whenever an area is added or edited."""
     count, latest = session.execute(select(func.count(), func.max(Area.updated_at))).one()
     return int(count), str(latest)
+
+
+def tree_counts(session: Session, codes: list[str] | None = None) -> dict[str, dict[str, int]]:
+    """``{area code: {level: number of areas of that level below it}}`` for the given areas (all
+    when None), counted in SQL by code prefix (a code starts with its ancestors' codes)."""
+    counts: dict[str, dict[str, int]] = {}
+    for length, below in ((6, ("street", "community", "grid")), (9, ("community", "grid")), (12, ("grid",))):
+        prefix = func.substr(Area.code, 1, length)
+        stmt = (
+            select(prefix, Area.level, func.count()).where(Area.level.in_(below)).group_by(prefix, Area.level)
+        )
+        if codes is not None:
+            wanted = [c for c in codes if len(c) == length]
+            if not wanted:
+                continue
+            stmt = stmt.where(prefix.in_(wanted))
+        for code, lvl, n in session.execute(stmt):
+            counts.setdefault(str(code), {})[str(lvl)] = int(n)
+    return counts
 
 
 def area_exists(session: Session, code: str) -> bool:

@@ -151,7 +151,8 @@ def upsert_responsibilities(session: Session, rows: Sequence[tuple[str, str, str
     return out
 
 
-def delete_responsibility(session: Session, row_id: int) -> None:
+def get_responsibility(session: Session, row_id: int) -> Responsibility:
+    """One row of the list; NotFound when there is none."""
     row = session.get(Responsibility, row_id)
     if row is None:
         raise NotFound(
@@ -159,5 +160,9 @@ def delete_responsibility(session: Session, row_id: int) -> None:
             f"Responsibility row {row_id} does not exist",
             details={"id": row_id},
         )
-    session.delete(row)
+    return row
+
+
+def delete_responsibility(session: Session, row_id: int) -> None:
+    session.delete(get_responsibility(session, row_id))
     session.flush()

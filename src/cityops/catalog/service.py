@@ -24,6 +24,7 @@ from cityops.catalog.models import GRADES, LIMIT_KINDS, Category, CategoryTimeLi
 from cityops.catalog.responsibility import (
     check_responsibility_rows,
     delete_responsibility,
+    get_responsibility,
     list_responsibilities,
     responsibility_map,
     responsible_department,
@@ -39,6 +40,7 @@ __all__ = [
     "delete_responsibility",
     "get_category",
     "get_department",
+    "get_responsibility",
     "list_categories",
     "list_departments",
     "list_responsibilities",

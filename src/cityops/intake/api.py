@@ -127,14 +127,14 @@ async def camera_alarm(request: Request) -> JSONResponse:
     def run() -> service.AlarmResult:
         from cityops.db import unit_of_work
 
-        for attempt in (1, 2):  # a signal changed state meanwhile: read it again once
+        for attempt in (1, 2):  # another batch got there first: read again once
             try:
                 with unit_of_work(request.app.state.sessionmaker) as session:
                     result = service.ingest_alarms(session, [raw], demo_mode=_demo(request))[0]
                     if result.error is not None:
                         session.rollback()
                     return result
-            except service.SignalsChanged:
+            except service.ConcurrentBatch:  # a signal changed state, a replay raced
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")

@@ -86,6 +86,7 @@ class AlarmResult:
     signal_id: str | None = None
     case_code: str | None = None
     error: DomainError | None = field(default=None, repr=False)
+    signal_uuid: uuid.UUID | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "signal_id": self.signal_id, "case_code": self.case_code}
@@ -345,15 +346,11 @@ def _apply(
         merchant_id = fronts.get((camera.id, alarm.zone)) if alarm.shop_front else None
         if merchant_id is not None:
             merchants.send_notice(session, signal, merchant_id, camera, now=now)
-            return AlarmResult("merchant_notified", str(signal.id))
+            return _result("merchant_notified", signal)
         if alarm.confidence >= CONFIDENCE_TO_FILE:
             case = want_case(session, signal, _description(alarm), now=now, inline=inline)
-            return (
-                AlarmResult("case_filed", str(signal.id), case.code)
-                if case
-                else AlarmResult("case_pending", str(signal.id))
-            )
-        return AlarmResult("new", str(signal.id))
+            return _result("case_filed", signal, case.code) if case else _result("case_pending", signal)
+        return _result("new", signal)
     signal.count += 1
     signal.last_seen = now
     signal.present = alarm.present
@@ -366,12 +363,12 @@ def _apply(
             if inline:  # the ORM row takes over from the plain object for the rest of the batch
                 signal = signals[key] = to_orm(session, signal)
             case = want_case(session, signal, _description(alarm), now=now, inline=inline)
-            return (
-                AlarmResult("case_filed", str(signal.id), case.code)
-                if case
-                else AlarmResult("case_pending", str(signal.id))
-            )
-    return AlarmResult("updated" if alarm.present else "all_clear", str(signal.id), signal.case_code)
+            return _result("case_filed", signal, case.code) if case else _result("case_pending", signal)
+    return _result("updated" if alarm.present else "all_clear", signal, signal.case_code)
+
+
+def _result(status: str, signal: AnySignal, case_code: str | None = None) -> AlarmResult:
+    return AlarmResult(status, str(signal.id), case_code, signal_uuid=signal.id)
 
 
 def _description(alarm: Alarm) -> str:
@@ -387,7 +384,7 @@ def _report_row(
     driver: Driver, alarm: Alarm, body: bytes, key: str, result: AlarmResult, now: datetime
 ) -> tuple[Any, ...]:
     camera = alarm.camera
-    signal_id = uuid.UUID(result.signal_id) if result.signal_id else None
+    signal_id = result.signal_uuid or (uuid.UUID(result.signal_id) if result.signal_id else None)
     return (
         driver.uid(new_id()), "camera", alarm.event_id, key, "alarm",
         body.decode(),  # the raw payload as it arrived (valid JSON: parse() read it)

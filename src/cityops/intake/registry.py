@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from sqlalchemy import select
@@ -109,6 +110,59 @@ def add_shop_front(session: Session, camera_id: str, zone: str, merchant_id: str
     session.add(front)
     session.flush()
     return front
+
+
+def set_shop_fronts(session: Session, camera_id: str, fronts: dict[str, str]) -> list[ShopFront]:
+    """The camera's shop fronts become exactly ``fronts`` (zone → merchant id)."""
+    for zone, merchant_id in fronts.items():
+        if len(zone) > 64:
+            raise Invalid(
+                "区域名称最多 64 个字符", "a zone name has at most 64 characters", details={"field": "fronts"}
+            )
+        if session.get(Merchant, merchant_id) is None:
+            raise Invalid(
+                f"商户 {merchant_id} 不存在", f"no merchant {merchant_id!r}", details={"field": "fronts"}
+            )
+    for old in session.scalars(select(ShopFront).where(ShopFront.camera_id == camera_id)):
+        if old.zone not in fronts:
+            session.delete(old)
+    session.flush()
+    return [add_shop_front(session, camera_id, zone, m) for zone, m in fronts.items()]
+
+
+def new_secret() -> str:
+    """A fresh camera or device secret (shown once to the administrator)."""
+    return secrets.token_urlsafe(24)
+
+
+def rotate_camera_secret(session: Session, camera_id: str) -> str:
+    """Give the camera a new secret; the old one stops working at once. Returns the new one."""
+    camera = get_camera(session, camera_id)[0]
+    camera.secret = new_secret()
+    session.flush()
+    return camera.secret
+
+
+def get_camera(session: Session, camera_id: str) -> tuple[Camera, list[ShopFront]]:
+    camera = session.get(Camera, camera_id)
+    if camera is None:
+        raise NotFound("摄像头不存在", "No such camera", details={"camera_id": camera_id})
+    fronts = list(session.scalars(select(ShopFront).where(ShopFront.camera_id == camera_id)))
+    return camera, fronts
+
+
+def get_device(session: Session, device_id: str) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound("设备不存在", "No such device", details={"device_id": device_id})
+    return device
+
+
+def get_merchant(session: Session, merchant_id: str) -> Merchant:
+    merchant = session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound("商户不存在", "No such merchant", details={"merchant_id": merchant_id})
+    return merchant
 
 
 def save_device(

@@ -8,18 +8,24 @@ channel logic: ``reports`` (human channels), ``camera`` + ``merchants`` + ``rech
 from __future__ import annotations
 
 from cityops.intake.camera import AlarmResult, RawAlarm, ingest_alarms, sign
-from cityops.intake.live import SignalsChanged
+from cityops.intake.live import ConcurrentBatch, SignalsChanged
 from cityops.intake.merchants import list_merchants, mark, merchant_dict, sweep_windows
 from cityops.intake.recheck import sweep_rechecks
 from cityops.intake.registry import (
     add_shop_front,
     camera_dict,
     device_dict,
+    get_camera,
+    get_device,
+    get_merchant,
     list_cameras,
     list_devices,
+    new_secret,
+    rotate_camera_secret,
     save_camera,
     save_device,
     save_merchant,
+    set_shop_fronts,
 )
 from cityops.intake.reports import Submitted, find_report, reports_of_case, submit
 from cityops.intake.signals import as_dict as signal_dict
@@ -28,6 +34,7 @@ from cityops.intake.telemetry import MessageResult, ingest_messages, purge_readi
 
 __all__ = [
     "AlarmResult",
+    "ConcurrentBatch",
     "MessageResult",
     "RawAlarm",
     "SignalsChanged",
@@ -36,6 +43,9 @@ __all__ = [
     "camera_dict",
     "device_dict",
     "find_report",
+    "get_camera",
+    "get_device",
+    "get_merchant",
     "get_signal",
     "ingest_alarms",
     "ingest_messages",
@@ -45,11 +55,14 @@ __all__ = [
     "list_signals",
     "mark",
     "merchant_dict",
+    "new_secret",
     "purge_readings",
     "reports_of_case",
+    "rotate_camera_secret",
     "save_camera",
     "save_device",
     "save_merchant",
+    "set_shop_fronts",
     "sign",
     "signal_dict",
     "submit",

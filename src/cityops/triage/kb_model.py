@@ -119,11 +119,22 @@ def fit_thresholds(
                 break
         out[str(code)] = round(chosen, 2)
     auto = np.array([p >= out.get(str(c), pooled_t) for p, c in zip(p_top, pred_arr, strict=True)])
+    per_category: dict[str, dict[str, Any]] = {}
+    for code in out:
+        sel = pred_arr == code
+        chosen_auto = sel & auto
+        per_category[code] = {
+            "held_out": int(sel.sum()),
+            "expected_auto_share": round(float(chosen_auto.sum() / sel.sum()), 4) if sel.any() else 0.0,
+            "expected_precision": round(float(correct[chosen_auto].mean()), 4) if chosen_auto.any() else None,
+        }
     stats = {
         "held_out": len(p_top),
         "expected_auto_share": round(float(auto.mean()), 4) if len(auto) else 0.0,
         "expected_precision": round(float(correct[auto].mean()), 4) if auto.any() else None,
         "pooled_threshold": pooled_t,
+        # Per category, among the held-out reports it was the top suggestion for.
+        "per_category": per_category,
     }
     return out, pooled_t, stats
 

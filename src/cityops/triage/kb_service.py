@@ -9,6 +9,7 @@ after. Every function takes a Session and never commits.
 
 from __future__ import annotations
 
+import csv
 import io
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -117,6 +118,43 @@ def upsert_rows(
     return {"rows": len(parsed), "changed": changed, "revision": last}
 
 
+def check_rows(session: Session, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every row's error at once, writing nothing (the import page lists them all):
+    ``[{row, code, field, message}]``, empty when :func:`upsert_rows` would take the rows."""
+    catalog = _catalog_codes(session)
+    current = {r.code: r for r in effective_rows(session, catalog=catalog)}
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for i, item in enumerate(items[: MAX_IMPORT_ROWS + 1], start=1):
+        where = str(item.get("_row", i))
+        code = str(item.get("code") or "").strip()
+        base = current.get(code)
+        if base is not None:
+            item = {**base.as_dict(), **{k: v for k, v in item.items() if k in FIELDS and v is not None}}
+        try:
+            row = knowledge.row_from_mapping(item, where=where)
+            knowledge.check_codes([row], catalog)
+        except Invalid as exc:
+            details = exc.details if isinstance(exc.details, dict) else {}
+            message = exc.message
+            if details.get("row") == 1 and where != "1":  # check_codes counts the one row it saw
+                message = message.replace("第 1 行", f"第 {where} 行").replace("row 1", f"row {where}")
+            errors.append({"row": where, "code": code, "field": details.get("field"), "message": message})
+            continue
+        if code in seen:
+            errors.append(
+                {
+                    "row": where,
+                    "code": code,
+                    "field": "code",
+                    "message": f"第 {where} 行：类别编码 {code} 与第 {seen[code]} 行重复 / "
+                    f"row {where}: code {code} repeats row {seen[code]}",
+                }
+            )
+        seen.setdefault(code, where)
+    return errors
+
+
 def remove_row(session: Session, code: str, user_id: uuid.UUID | None = None) -> int:
     """Hide a row (the category stays in the catalog; triage stops suggesting it by itself)."""
     before = get_row(session, code)
@@ -134,8 +172,11 @@ def remove_row(session: Session, code: str, user_id: uuid.UUID | None = None) ->
     return rev.id
 
 
-def history(session: Session, code: str | None = None, limit: int = 100) -> list[KnowledgeRevision]:
-    stmt = select(KnowledgeRevision).order_by(KnowledgeRevision.id.desc()).limit(limit)
+def history(
+    session: Session, code: str | None = None, limit: int = 100, offset: int = 0
+) -> list[KnowledgeRevision]:
+    """The changes, newest first (``code``: one category's)."""
+    stmt = select(KnowledgeRevision).order_by(KnowledgeRevision.id.desc()).limit(limit).offset(offset)
     if code:
         stmt = stmt.where(KnowledgeRevision.code == code)
     return list(session.scalars(stmt))
@@ -176,6 +217,31 @@ def export_xlsx(rows: Iterable[KnowledgeRow]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def history_count(session: Session, code: str | None = None) -> int:
+    stmt = select(func.count()).select_from(KnowledgeRevision)
+    if code:
+        stmt = stmt.where(KnowledgeRevision.code == code)
+    return int(session.scalar(stmt) or 0)
+
+
+def read_upload(data: bytes, filename: str) -> list[dict[str, Any]]:
+    """Rows of an uploaded CSV (UTF-8) or Excel workbook, each with its file row number ``_row``."""
+    if filename.lower().endswith(".csv") or not data.startswith(b"PK"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Invalid(
+                "CSV 文件应为 UTF-8 编码", "the CSV file must be UTF-8", details={"field": "file"}
+            ) from None
+        try:
+            return [{**r, "_row": i} for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2)]
+        except csv.Error as exc:
+            raise Invalid(
+                f"无法读取 CSV 文件：{exc}", f"cannot read the CSV file: {exc}", details={"field": "file"}
+            ) from None
+    return parse_xlsx(data)
 
 
 def parse_xlsx(data: bytes) -> list[dict[str, Any]]:

@@ -184,3 +184,51 @@ def train_catalog_classifier(
     else:
         set_classifier(model)
     return {"rows": len(history), "categories": len(known), "corrections": len(corrections)}
+
+
+def thresholds_report(session: Session, *, build: bool = True) -> dict[str, Any]:
+    """Per category: the live model's calibrated threshold (expected precision ≥ the target), an
+    administrator's override if any, the effective one, and — for models calibrated since the
+    per-category figures were kept — the expected share of that category's reports dispatched
+    automatically and their expected precision; with the overall figures.
+
+    ``build=False`` (pages): never build the knowledge-base model here (tens of seconds after an
+    edit of the knowledge base); ``model_ready`` is False and only overrides are listed until it
+    is built (by the next report routed, a retraining or the worker)."""
+    from cityops.triage.models import RoutingThreshold
+
+    if build or model_path().is_file():
+        model, version = live_model(session)
+    else:
+        from cityops.triage import versions
+
+        model, version = versions.built_model(session)
+    overrides = {r.category_code: r.threshold for r in session.scalars(select(RoutingThreshold))}
+    calibrated: dict[str, float] = dict(getattr(model, "thresholds", {}) or {})
+    default = getattr(model, "default_threshold", None)
+    info = getattr(model, "info", {}) or {}
+    calibration = info.get("calibration") or {}
+    per_category = calibration.get("per_category") or {}
+    codes = sorted(set(calibrated) | set(overrides))
+    return {
+        "model_ready": model is not None,
+        "model_version": version,
+        "target_precision": info.get("target_precision"),
+        "default_threshold": default,
+        "family_threshold": getattr(model, "family_threshold", None),
+        "expected_auto_share": calibration.get("expected_auto_share"),
+        "expected_precision": calibration.get("expected_precision"),
+        "held_out": calibration.get("held_out"),
+        "categories": [
+            {
+                "category_code": c,
+                "calibrated": calibrated.get(c, default),
+                "override": overrides.get(c),
+                "effective": overrides.get(c, calibrated.get(c, default)),
+                "held_out": (per_category.get(c) or {}).get("held_out"),
+                "expected_auto_share": (per_category.get(c) or {}).get("expected_auto_share"),
+                "expected_precision": (per_category.get(c) or {}).get("expected_precision"),
+            }
+            for c in codes
+        ],
+    }

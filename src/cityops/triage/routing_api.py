@@ -5,8 +5,6 @@ import of a district's labelled history."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
@@ -57,15 +55,7 @@ async def _upload(request: Request, file: UploadFile) -> bytes:
 
 
 def _rows_of(data: bytes, filename: str) -> list[dict[str, Any]]:
-    if filename.lower().endswith(".csv") or not data.startswith(b"PK"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise Invalid(
-                "CSV 文件应为 UTF-8 编码", "the CSV file must be UTF-8", details={"field": "file"}
-            ) from None
-        return [{**r, "_row": i} for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2)]
-    return kb_service.parse_xlsx(data)
+    return kb_service.read_upload(data, filename)
 
 
 # --- knowledge base --------------------------------------------------------------------------
@@ -196,33 +186,7 @@ def gain_report(
 def thresholds(session: SessionDep, _: Principal = Depends(ADMIN)) -> dict[str, Any]:
     """Per category: the calibrated threshold (expected precision ≥ 95 %), an administrator's
     override if any, and the expected share of reports dispatched automatically."""
-    from sqlalchemy import select
-
-    from cityops.triage.models import RoutingThreshold
-
-    model, version = learning.live_model(session)
-    overrides = {r.category_code: r.threshold for r in session.scalars(select(RoutingThreshold))}
-    calibrated: dict[str, float] = dict(getattr(model, "thresholds", {}) or {})
-    default = getattr(model, "default_threshold", None)
-    info = getattr(model, "info", {}) or {}
-    codes = sorted(set(calibrated) | set(overrides))
-    return {
-        "model_version": version,
-        "target_precision": info.get("target_precision"),
-        "default_threshold": default,
-        "family_threshold": getattr(model, "family_threshold", None),
-        "expected_auto_share": (info.get("calibration") or {}).get("expected_auto_share"),
-        "expected_precision": (info.get("calibration") or {}).get("expected_precision"),
-        "categories": [
-            {
-                "category_code": c,
-                "calibrated": calibrated.get(c, default),
-                "override": overrides.get(c),
-                "effective": overrides.get(c, calibrated.get(c, default)),
-            }
-            for c in codes
-        ],
-    }
+    return learning.thresholds_report(session)
 
 
 # --- labelled history ------------------------------------------------------------------------

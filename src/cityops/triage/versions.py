@@ -85,6 +85,27 @@ def kb_only_model(session: Session) -> Any:
     return model
 
 
+def built_model(session: Session) -> tuple[Any | None, int | None]:
+    """(model, version) live now, without building anything: the active version's model, else the
+    knowledge-base model if it is built for the current knowledge base (None while it is not)."""
+    row = active_version(session)
+    if row is not None:
+        try:
+            return load_file(row.path), row.version
+        except Exception:
+            log.exception("routing model version %s could not be loaded", row.version)
+    name = f"kb-{kb_model.kb_fingerprint(kb_service.effective_rows(session))}.joblib"
+    with _LOCK:
+        if name in _LOADED:
+            return _LOADED[name], None
+    if (models_dir() / name).exists():
+        try:
+            return load_file(name), None
+        except Exception:
+            log.exception("knowledge-base model %s could not be loaded", name)
+    return None, None
+
+
 def active_version(session: Session) -> RoutingModelVersion | None:
     return session.scalar(
         select(RoutingModelVersion)

@@ -69,6 +69,10 @@ ROUTERS = (
     "cityops.cockpit.pages:router",
     "cityops.indicators.pages:router",
     "cityops.evaluation.pages:router",
+    "cityops.catalog.pages:router",
+    "cityops.accounts.pages:router",
+    "cityops.cases.pages:router",
+    "cityops.triage.pages:router",
 )
 
 

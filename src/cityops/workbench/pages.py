@@ -106,9 +106,9 @@ def home(request: Request, principal: PagePrincipal, session: ReadSessionDep) ->
 
 # The workbenches' own modules; their routes are served through this router.
 def _include_workbenches() -> None:
-    from cityops.workbench import citizen, dispatch, field, ledger, operator
+    from cityops.workbench import admin, citizen, dispatch, field, ledger, operator
 
-    for module in (operator, dispatch, field, citizen, ledger):
+    for module in (operator, dispatch, field, citizen, ledger, admin):
         router.include_router(module.router)
 
 
