@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,9 +22,11 @@ from sqlalchemy.engine import Engine
 
 from cityops.areas import service as areas
 from cityops.cases.calendar import working_calendar
-from cityops.cases.models import Case
+from cityops.cases.models import Case, CaseSearchDoc, CaseSearchTerm
+from cityops.cases.search import bigrams
 from cityops.catalog import service as catalog
 from cityops.db import make_sessionmaker, unit_of_work
+from cityops.demo import texts
 
 __all__ = ["write_cases"]
 
@@ -76,6 +79,9 @@ CASE_COLUMNS = (
     "extension_requested",
     "extensions_granted",
     "extended_hours",
+    "clock_extended_hours",
+    "verify_overdue",
+    "rework_count",
     "reopened_count",
     "returned_count",
     "last_seq",
@@ -112,8 +118,15 @@ def responsibility_table(session: Any) -> dict[tuple[str, str | None], str]:
     }
 
 
-def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[str, float]:
-    """Generate ``n`` cases and COPY them (and their logs) in; returns counts and seconds."""
+def write_cases(
+    engine: Engine, n: int, now: datetime, seed: int = 1, *, search_index: bool = False
+) -> dict[str, float]:
+    """Generate ``n`` cases and COPY them (and their logs) in; returns counts and seconds.
+
+    Descriptions come from the demo's templates (so full-text search finds realistic shares of
+    cases); with ``search_index`` their bigram rows are COPYd into the search index as well,
+    as the worker's ``index_search`` job would have written them.
+    """
     started = time.perf_counter()
     rs = np.random.default_rng(seed)
     factory = make_sessionmaker(engine)
@@ -128,6 +141,9 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
         dept_of = responsibility_table(s)
         cal = working_calendar(s)
         inspector = s.scalar(text("SELECT id FROM users WHERE username = 'inspector'"))
+        community_name = {a.code: a.name for a in areas.list_areas(s, level="community")}
+    names = {c.code: c.name for c in cats}
+    text_rng = random.Random(seed)
     grade_w = np.array([{"A": 3.0, "B": 1.6}.get(g[3], 1.0) for g in grids])
     gi = rs.choice(len(grids), size=n, p=grade_w / grade_w.sum())
     ci = rs.choice(len(codes), size=n, p=weights / weights.sum())
@@ -139,7 +155,8 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
     lon = rs.uniform(120.10, 120.20, n)
     lat = rs.uniform(30.26, 30.36, n)
     per_day: dict[str, int] = {}
-    cases_buf, logs_buf = io.StringIO(), io.StringIO()
+    cases_buf, logs_buf, terms_buf = io.StringIO(), io.StringIO(), io.StringIO()
+    n_terms = 0
     raw = rs.bytes(16 * n)
     ids = [raw[i * 16 : i * 16 + 16].hex() for i in range(n)]
     n_logs = 0
@@ -147,9 +164,24 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
     # Secondary indexes are dropped for the load and built once afterwards: much faster than
     # maintaining ten B-trees row by row.
     indexes = list(Case.__table__.indexes)
+    if search_index:
+        indexes += list(CaseSearchTerm.__table__.indexes)
+    saved: list[tuple[str, str]] = []
     with engine.begin() as conn:
         for index in indexes:
             index.drop(conn)
+        if search_index:  # its primary key and foreign key too: rebuilt once, checked once
+            saved = [
+                (r[0], r[1])
+                for r in conn.execute(
+                    text(
+                        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE conrelid = 'case_search_terms'::regclass AND contype IN ('p', 'f')"
+                    )
+                )
+            ]
+            for name, _ in saved:
+                conn.execute(text(f'ALTER TABLE case_search_terms DROP CONSTRAINT "{name}"'))
     raw_conn = engine.raw_connection()
     for i in range(n):
         g = grids[gi[i]]
@@ -239,12 +271,18 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
                                 row.update(state="closed", closed_at=closed)
                     row["overdue"] = due < (row["handled_at"] or now)
         last = logs[-1][0]
+        place, values = texts.address(text_rng, g[2], community_name.get(g[1], ""))
+        description = texts.describe(text_rng, names[cat], str(source[i]), place, values)
+        if search_index:
+            for gram in bigrams(description):
+                terms_buf.write(f"{gram}\t{cid}\n")
+                n_terms += 1
         case = (
             cid,
             f"GS{day}-{per_day[day]:05d}",
             row["state"],
             cat,
-            f"基准案件 {cat} {g[0]}",
+            description,
             round(float(lon[i]), 6),
             round(float(lat[i]), 6),
             False,
@@ -275,6 +313,9 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
             False,
             0,
             0.0,
+            0.0,
+            False,
+            0,
             0,
             row["returned"],
             len(logs),
@@ -289,18 +330,23 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
         n_logs += len(logs)
         if (i + 1) % CHUNK == 0 or i == n - 1:
             t = time.perf_counter()
-            _copy(raw_conn, cases_buf, logs_buf)
+            _copy(raw_conn, cases_buf, logs_buf, terms_buf if search_index else None, now)
             copy_seconds += time.perf_counter() - t
-            cases_buf, logs_buf = io.StringIO(), io.StringIO()
+            cases_buf, logs_buf, terms_buf = io.StringIO(), io.StringIO(), io.StringIO()
     t = time.perf_counter()
     raw_conn.close()
     with engine.begin() as conn:
+        for name, definition in sorted(saved, key=lambda c: "f" in c[1][:1].lower()):
+            conn.execute(text(f'ALTER TABLE case_search_terms ADD CONSTRAINT "{name}" {definition}'))
         for index in indexes:
             index.create(conn)
     raw_conn = engine.raw_connection()
     cur = raw_conn.cursor()
     cur.execute("ANALYZE cases")
     cur.execute("ANALYZE case_logs")
+    if search_index:
+        cur.execute("ANALYZE case_search_terms")
+        cur.execute("ANALYZE case_search_docs")
     raw_conn.commit()
     raw_conn.close()
     copy_seconds += time.perf_counter() - t
@@ -308,14 +354,28 @@ def write_cases(engine: Engine, n: int, now: datetime, seed: int = 1) -> dict[st
     return {
         "cases": n,
         "case_logs": n_logs,
+        "search_terms": n_terms,
         "seconds": round(total, 1),
         "copy_seconds": round(copy_seconds, 1),
     }
 
 
-def _copy(raw_conn: Any, cases_buf: io.StringIO, logs_buf: io.StringIO) -> None:
+def _copy(
+    raw_conn: Any,
+    cases_buf: io.StringIO,
+    logs_buf: io.StringIO,
+    terms_buf: io.StringIO | None,
+    now: datetime,
+) -> None:
     cur = raw_conn.cursor()
     for table, columns, buf in (("cases", CASE_COLUMNS, cases_buf), ("case_logs", LOG_COLUMNS, logs_buf)):
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(buf.getvalue())
+    if terms_buf is not None:
+        with cur.copy(f"COPY {CaseSearchTerm.__tablename__} (term, case_id) FROM STDIN") as copy:
+            copy.write(terms_buf.getvalue())
+        stamp = now.isoformat()
+        ids = "".join(f"{line.split(chr(9), 1)[0]}\t{stamp}\n" for line in cases_buf.getvalue().splitlines())
+        with cur.copy(f"COPY {CaseSearchDoc.__tablename__} (case_id, indexed_at) FROM STDIN") as copy:
+            copy.write(ids)
     raw_conn.commit()

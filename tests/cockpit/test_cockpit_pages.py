@@ -73,6 +73,8 @@ def test_indicator_page_drills_down(client: TestClient) -> None:
     district = client.get("/cockpit/indicators/GOV.closure_rate")
     assert district.status_code == 200
     assert "closed / due * 100" in district.text and "?area=330105005" in district.text
+    # The level colours (.level-red, .badge.level-*) live in cockpit.css.
+    assert '<link rel="stylesheet" href="/static/css/cockpit.css">' in district.text
     street = client.get("/cockpit/indicators/GOV.closure_rate", params={"area": "330105005"})
     assert street.status_code == 200 and "?area=330105005" in street.text
     assert client.get("/cockpit/indicators/NOPE").status_code == 404

@@ -251,8 +251,19 @@ def list_cases(
 SORTS = ("newest", "deadline")
 
 
-def count_cases(session: Session, principal: Principal, filters: CaseFilters | None = None) -> int:
-    """How many cases ``principal`` sees with ``filters`` (one COUNT in SQL)."""
+def count_cases(
+    session: Session, principal: Principal, filters: CaseFilters | None = None, *, cap: int | None = None
+) -> int:
+    """How many cases ``principal`` sees with ``filters`` (one COUNT in SQL).
+
+    With ``cap`` the count stops after ``cap + 1`` cases: the answer is exact up to ``cap`` and
+    ``cap + 1`` means "more than ``cap``". Counting a million cases (or a common word's 200,000)
+    reads them all; a capped count reads at most ``cap + 1`` (the pages use it).
+    """
+    if cap is not None:
+        inner = _filtered(select(Case.id).where(scope_condition(principal)), filters or CaseFilters())
+        stmt = select(func.count()).select_from(inner.limit(cap + 1).subquery())
+        return int(session.scalar(stmt) or 0)
     stmt = select(func.count()).select_from(Case).where(scope_condition(principal))
     stmt = _filtered(stmt, filters or CaseFilters())
     return int(session.scalar(stmt) or 0)
@@ -266,8 +277,13 @@ def page_cases(
     sort: str = "newest",
     offset: int = 0,
     limit: int = 50,
+    count_cap: int | None = None,
 ) -> tuple[list[Case], int]:
-    """A numbered page of visible cases and the total they come from (for lists with totals)."""
+    """A numbered page of visible cases and the total they come from (for lists with totals).
+
+    With ``count_cap`` the total is counted only up to ``offset + count_cap`` (see
+    :func:`count_cases`): a total above that bound means "more than the bound".
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(
             f"limit 必须在 1 到 {MAX_LIMIT} 之间",
@@ -289,7 +305,13 @@ def page_cases(
         else (Case.deadline.is_(None), Case.deadline.asc(), Case.id.asc())
     )
     rows = list(session.scalars(stmt.order_by(*order).offset(offset).limit(limit)))
-    total = count_cases(session, principal, filters) if rows or offset else 0
+    cap = offset + count_cap if count_cap is not None else None
+    if not rows and not offset:
+        total = 0
+    elif cap is not None and 0 < len(rows) < limit:
+        total = offset + len(rows)  # the last page: nothing to count
+    else:
+        total = count_cases(session, principal, filters, cap=cap)
     return rows, total
 
 

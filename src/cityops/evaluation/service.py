@@ -6,8 +6,10 @@ Every figure is defined once in docs/evaluation.md. The sums come from ``evaluat
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ from cityops.evaluation import periods
 from cityops.evaluation.models import DIMENSIONS, EvaluationDaily, EvaluationMonthly, EvaluationSetting
 from cityops.evaluation.periods import Period
 from cityops.evaluation.summary import measure_sums
+from cityops.evaluation.tasks import summary_generation
 
 # The composite score's parts and their default weights (per cent).
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -97,11 +100,11 @@ def sums(session: Session, by: str, period: Period, code: str | None = None) -> 
     )
     if code is not None:
         stmt = stmt.where(table.code == code)
-    out = {}
-    for row in session.execute(stmt):
-        m = row._mapping
-        out[row.code] = Figures(row.code, {k: float(m[k] or 0) for k in m if k != "code"})
-    return out
+    result = session.execute(stmt)
+    keys = list(result.keys())[1:]
+    # Plain tuples (a grid ranking reads ~3,000 rows of 14 sums: mapping access per field cost
+    # more than the query).
+    return {row[0]: Figures(row[0], dict(zip(keys, map(float, row[1:]), strict=True))) for row in result}
 
 
 def get_weights(session: Session) -> dict[str, float]:
@@ -232,6 +235,58 @@ def _visible(principal: Principal, by: str, code: str) -> bool:
     return True
 
 
+# A ranking is read far more often than the summary changes: the cockpit polls it, every leader
+# opens it, and a grid ranking sums ~1,500 units over two periods. The finished rows of one
+# (database, dimension, period, weights) are kept under the summary's generation, which the worker
+# moves whenever a refresh changes summary rows (``tasks.summary_generation``), so a kept ranking
+# is never older than the summary it was computed from. Entries also expire after the names'
+# five minutes (a renamed street). Decision record 0009.
+_RANKED_MAX = 64
+_ranked_cache: OrderedDict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = OrderedDict()
+_ranked_lock = threading.Lock()
+
+
+def forget_rankings() -> None:
+    """Drop every kept ranking (tests; a restored database)."""
+    with _ranked_lock:
+        _ranked_cache.clear()
+
+
+def _ranked_with_movement(
+    session: Session, by: str, current: Period, weights: dict[str, float], district: str
+) -> list[dict[str, Any]]:
+    """Every unit's row (all units, before scoping) with its name and rank movement, kept."""
+    generation = summary_generation(session)  # read first: a newer summary may only add to it
+    key = (
+        str(session.get_bind().engine.url),
+        by,
+        current.label,
+        tuple(sorted(weights.items())),
+        generation,
+    )
+    if generation is not None:
+        with _ranked_lock:
+            hit = _ranked_cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < _NAMES_TTL:
+                _ranked_cache.move_to_end(key)
+                return hit[1]
+    rows = _ranked(session, by, current, weights)
+    before = {r["code"]: r["rank"] for r in _ranked(session, by, current.previous(), weights)}
+    names = _names(session, by, [r["code"] for r in rows], district)
+    for r in rows:
+        last = before.get(r["code"])
+        # Positive: moved up that many places since the last period; None: not ranked then or now.
+        r["rank_change"] = last - r["rank"] if last is not None and r["rank"] is not None else None
+        r["previous_rank"] = last
+        r["name"] = names.get(r["code"], r["code"])
+    if generation is not None:
+        with _ranked_lock:
+            _ranked_cache[key] = (time.monotonic(), rows)
+            while len(_ranked_cache) > _RANKED_MAX:
+                _ranked_cache.popitem(last=False)
+    return rows
+
+
 def evaluate(
     session: Session,
     principal: Principal,
@@ -247,19 +302,9 @@ def evaluate(
     now = now or utcnow()
     current = periods.parse(period, now)
     weights = get_weights(session)
-    rows = _ranked(session, by, current, weights)
-    before = {r["code"]: r["rank"] for r in _ranked(session, by, current.previous(), weights)}
-    names = _names(session, by, [r["code"] for r in rows], district)
-    visible = []
-    for r in rows:
-        if not _visible(principal, by, r["code"]):
-            continue
-        last = before.get(r["code"])
-        # Positive: moved up that many places since the last period; None: not ranked then or now.
-        r["rank_change"] = last - r["rank"] if last is not None and r["rank"] is not None else None
-        r["previous_rank"] = last
-        r["name"] = names.get(r["code"], r["code"])
-        visible.append(r)
+    rows = _ranked_with_movement(session, by, current, weights, district)
+    # Copies: callers may add to their rows, the kept ones stay as computed.
+    visible = [dict(r) for r in rows if _visible(principal, by, r["code"])]
     return {
         "by": by,
         "period": current.label,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,16 @@ def _state(session: Session) -> EvaluationSetting | None:
     return session.get(EvaluationSetting, WATERMARK)
 
 
+def summary_generation(session: Session) -> str | None:
+    """A token that changes whenever the summary's rows change (a rebuild, or a refresh that
+    folded in changed cases); None before the first build. Results computed from the summary
+    may be kept under it (``service.evaluate`` does)."""
+    state = _state(session)
+    if state is None:
+        return None
+    return str(state.value.get("generation") or "") or None
+
+
 def refresh_evaluation(session: Session, now: datetime) -> dict[str, Any]:
     """Fold the case log's new rows (and deadlines that passed since the last run) into the summary.
 
@@ -30,16 +41,18 @@ def refresh_evaluation(session: Session, now: datetime) -> dict[str, Any]:
     if state is None:
         mark = aggregates.last_log_id(session)
         built = summary.rebuild(session, district, now)
-        session.add(
-            EvaluationSetting(key=WATERMARK, value={"log_id": mark, "at": now.isoformat()}, updated_at=now)
-        )
+        value = {"log_id": mark, "at": now.isoformat(), "generation": uuid.uuid4().hex}
+        session.add(EvaluationSetting(key=WATERMARK, value=value, updated_at=now))
         return {"rebuilt": True, **built}
     log_id = int(state.value.get("log_id", 0))
     since = datetime.fromisoformat(state.value.get("at", now.isoformat()))
     changed, new_mark = aggregates.changed_case_ids(session, log_id)
     changed |= summary.due_between(session, since, now)
     days = summary.refresh(session, changed, district, now)
-    state.value = {"log_id": new_mark, "at": now.isoformat()}
+    # The generation moves only when rows may have changed: an idle run every five seconds must
+    # not throw away the results kept under it.
+    generation = uuid.uuid4().hex if changed else state.value.get("generation") or uuid.uuid4().hex
+    state.value = {"log_id": new_mark, "at": now.isoformat(), "generation": generation}
     state.updated_at = now
     return {"cases": len(changed), "days": days}
 

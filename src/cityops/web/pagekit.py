@@ -321,11 +321,23 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 class Paging(BaseModel):
-    """Where a list page is: the total (counted in SQL), this page's offset and size."""
+    """Where a list page is: the total (counted in SQL), this page's offset and size.
+
+    ``capped``: the count stopped at ``total`` and there are more ("more than ``total``"); the
+    pager then shows no number of pages. :meth:`counted` builds it from a capped count.
+    """
 
     total: int
     offset: int = 0
     limit: int = 50
+    capped: bool = False
+
+    @classmethod
+    def counted(cls, total: int, *, offset: int, limit: int, bound: int | None) -> Paging:
+        """From a count that stopped after ``bound + 1`` (``cases.queries.count_cases(cap=…)``)."""
+        if bound is not None and total > bound:
+            return cls(total=bound, offset=offset, limit=limit, capped=True)
+        return cls(total=total, offset=offset, limit=limit)
 
     @property
     def number(self) -> int:

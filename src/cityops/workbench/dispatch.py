@@ -13,6 +13,8 @@ API's.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import Depends, Request, Response
 
 from cityops.accounts.principal import Principal
@@ -21,7 +23,7 @@ from cityops.web import templating
 from cityops.web.deps import ReadSessionDep
 from cityops.web.pagekit import page_roles, page_router
 from cityops.web.templating import N_
-from cityops.workbench.common import ListQuery, Names, filter_fields, page_of, state_name
+from cityops.workbench.common import ListQuery, Names, filter_fields, page_of, paged, state_name
 
 router = page_router(tags=["workbench"])
 
@@ -73,28 +75,14 @@ def approvals(
     request: Request, session: ReadSessionDep, principal: Principal = Depends(page_roles(*DISPATCHERS))
 ) -> Response:
     query = ListQuery.from_request(request, state=OPEN, sort="deadline")
-    filters = query.filters()
-    from dataclasses import replace
-
-    from cityops.cases import service as cases
-    from cityops.web.pagekit import Paging
-    from cityops.workbench.common import rows_of
-
-    found, total = cases.page_cases(
-        session,
-        principal,
-        replace(filters, needs_approval=True),
-        sort=query.sort,
-        offset=query.offset,
-        limit=50,
-    )
+    rows, page = paged(session, principal, query, replace(query.filters(), needs_approval=True))
     names = Names(session)
     return templating.render(
         request,
         "workbench/approvals.html",
         {
-            "rows": rows_of(session, found),
-            "page": Paging(total=total, offset=query.offset, limit=50),
+            "rows": rows,
+            "page": page,
             "names": names,
             "fields": filter_fields(names, with_state=False),
             "values": query.values(),

@@ -157,7 +157,7 @@ def export_ledger(request: Request, principal: PagePrincipal, session: ReadSessi
                 ]
             )
         written += len(rows)
-        if not rows or written >= page.total:
+        if len(rows) < 200 or (not page.capped and written >= page.total):
             break
     buffer = io.BytesIO()
     workbook.save(buffer)
