@@ -55,6 +55,8 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("intake_sensors", "cityops.intake.tasks:sensors", settings.worker_interval_seconds),
         Job("intake_retention", "cityops.intake.tasks:retention", 86400.0),
         Job("search_index", "cityops.cases.tasks:index_search", settings.outbox_interval_seconds),
+        # Within the cockpit cache's five minutes, so the district's hot issues never wait.
+        Job("cockpit_hot_issues", "cityops.cockpit.tasks:warm_hot_issues", 240.0),
     ]
 
 

@@ -55,3 +55,17 @@ def test_an_expired_answer_is_served_while_the_next_is_made(
     assert calls == [1]
     with service._lock:
         assert all(time.monotonic() - service._cache[k][0] < service._TTL for k in keys)  # fresh again
+
+
+def test_the_worker_job_fills_the_district_leaders_entry(demo_session: Session) -> None:
+    from cityops.cases.service import scope_key
+    from cityops.cockpit.tasks import DISTRICT_LEADER, warm_hot_issues
+    from cityops.db import utcnow
+
+    key = ("hot", service._bind(demo_session), "3", *scope_key(DISTRICT_LEADER))
+    with service._lock:
+        service._cache.pop(key, None)
+    result = warm_hot_issues(demo_session, utcnow())
+    assert set(result) == {"hot_issues"}
+    with service._lock:
+        assert key in service._cache  # a leader's first look is now a cached read
