@@ -387,6 +387,7 @@ def test_worker_once_runs_every_job(demo_db: tuple[Cli, Result]) -> None:
         "indicators",
         "deadline_risk",
         "risk_scores",
+        "cockpit_hot_issues",
     }
     assert "failed" not in report.values()
 
