@@ -64,6 +64,8 @@ ROUTERS = (
     "cityops.intake.api:router",
     "cityops.intake.open311_api:router",
     "cityops.intake.pages:router",
+    "cityops.intake.registry_pages:router",
+    "cityops.intake.hotline_pages:router",
     # Pages (HTML): sign-in, homes, workbenches; errors render as pages (web.pagekit).
     "cityops.web.pages:router",
     "cityops.areas.pages:router",
