@@ -21,7 +21,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from cityops.db import Base, UTCDateTime, new_id, utcnow
 
@@ -231,9 +231,12 @@ _BUMP = text(
 )
 
 
-@event.listens_for(Session, "before_flush")
-def _signals_written(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(HOT_PATH):
+@event.listens_for(Signal, "after_insert")
+@event.listens_for(Signal, "after_update")
+@event.listens_for(Signal, "after_delete")
+def _signal_written(_mapper: Any, connection: Any, target: Signal) -> None:
+    # A mapper event: it fires for signal rows only, so no other flush in the app pays for it.
+    session = object_session(target)
+    if session is not None and session.info.get(HOT_PATH):
         return
-    if any(isinstance(obj, Signal) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.execute(_BUMP, {"name": SIGNALS_GENERATION})
+    connection.execute(_BUMP, {"name": SIGNALS_GENERATION})
