@@ -165,7 +165,7 @@ def camera_alarms(batch: AlarmBatch, request: Request) -> JSONResponse:
     """Many cameras' alarms in one request (a 城市眼 platform forwarding its boxes): each alarm is
     signed by its own camera as for ``POST /camera`` and answered in order with its status; a
     refused one (``refused``, ``stale``) is counted and changes nothing, the others are taken in one
-    transaction (the hot path that reaches over 20,000 alarms/s, docs/benchmarks.md)."""
+    transaction (the hot path, docs/benchmarks.md)."""
     from cityops.db import unit_of_work
 
     raws = [service.RawAlarm(a.camera, a.timestamp, a.signature, a.body.encode()) for a in batch.alarms]

@@ -73,7 +73,7 @@ class TelemetrySubscriber:
         share_group: str | None = SHARE_GROUP,
         topic: str = TOPIC,
         # Up to 5,000 per transaction when that many are waiting (two ingest processes: ~15,000
-        # events/s at 1,000, over 20,000 at 5,000; docs/benchmarks.md); a quiet stream still
+        # events/s at 1,000, 16,500–45,000 at 5,000; docs/benchmarks.md); a quiet stream still
         # commits within batch_wait.
         batch_size: int = 5000,
         batch_wait: float = 0.05,
